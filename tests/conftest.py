@@ -1,0 +1,103 @@
+"""Fixtures shared by every test: a built Asterisk, sandboxes of it, SIPp runs.
+
+The built prefix comes from ``--asterisk-prefix`` or ``BUILDTOOLS_PREFIX``; otherwise it is
+built (or found up to date) by ``buildtools.build.ensure_built``, exactly what
+``buildtools pipeline`` does. Integration tests never skip for want of a build.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from buildtools.sandbox import AsteriskSandbox, Sipp, SippResult
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--asterisk-prefix", default=None,
+                     help="an installed Asterisk prefix to test (default: build one with buildtools)")
+
+
+@pytest.fixture(scope="session")
+def asterisk_prefix(pytestconfig: pytest.Config) -> Path:
+    """The installed Asterisk under test, built on demand."""
+    given = pytestconfig.getoption("--asterisk-prefix") or os.environ.get("BUILDTOOLS_PREFIX")
+    if given:
+        prefix = Path(given)
+        if not (prefix / "sbin" / "asterisk").exists():
+            pytest.fail(f"{prefix} holds no installed Asterisk; run `buildtools pipeline --prefix {prefix}`")
+        return prefix
+    from buildtools.build import ensure_built
+
+    return ensure_built()
+
+
+@pytest.fixture(scope="session")
+def sandbox_root(request: pytest.FixtureRequest):
+    """Folder holding every sandbox of the session; kept (and named) when a test failed."""
+    root = Path(tempfile.mkdtemp(prefix="bt-"))
+    yield root
+    if request.session.testsfailed:
+        print(f"\nAsterisk sandboxes and SIPp logs kept in {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def asterisk_factory(asterisk_prefix: Path, sandbox_root: Path):
+    """Start sandboxed Asterisk processes: ``factory(name, configs, modules)``."""
+    started: list[AsteriskSandbox] = []
+
+    def factory(name: str, configs: dict[str, str], modules: list[str] | None = None) -> AsteriskSandbox:
+        root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=sandbox_root))
+        ast = AsteriskSandbox(prefix=asterisk_prefix, root=root, configs=configs, modules=modules or [])
+        started.append(ast)
+        ast.start()
+        return ast
+
+    yield factory
+    for ast in started:
+        ast.stop()
+
+
+def configs_from(directory: Path, *names: str) -> dict[str, str]:
+    """The named config files of a test directory, as text."""
+    return {name: (directory / name).read_text() for name in names}
+
+
+@pytest.fixture
+def sipp(sandbox_root: Path, request: pytest.FixtureRequest):
+    """Start SIPp scenarios: ``sipp(scenario, target_port, **kw)`` returns a running :class:`Sipp`."""
+    running: list[Sipp] = []
+    workdir = sandbox_root / "sipp" / request.node.name.replace("/", "_")
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    def start(scenario: Path, target_port: int = 0, **kw) -> Sipp:
+        proc = Sipp(scenario, target_port, workdir, **kw)
+        running.append(proc)
+        return proc
+
+    yield start
+    for proc in running:
+        if proc.proc.poll() is None:
+            proc.proc.kill()
+            proc.proc.wait()
+
+
+def b64(event: dict[str, str], key: str) -> str:
+    """Decode a UserEvent field written as ``${BASE64_ENCODE(=<value>)}``.
+
+    The leading ``=`` keeps BASE64_ENCODE from warning about an empty argument.
+    """
+    decoded = base64.b64decode(event[key]).decode()
+    assert decoded.startswith("="), f"{key} was not encoded as =<value>"
+    return decoded[1:]
+
+
+def assert_sipp_ok(result: SippResult) -> None:
+    assert result.ok, f"SIPp failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.errors[-2000:]}"
