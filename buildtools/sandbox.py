@@ -34,7 +34,7 @@ BASE_MODULES = [
     "bridge_simple.so", "bridge_native_rtp.so", "pbx_config.so",
     "app_dial.so", "app_echo.so", "app_playback.so", "app_verbose.so", "app_stack.so",
     "app_userevent.so", "func_hangupcause.so", "func_channel.so", "func_strings.so",
-    "func_logic.so", "func_base64.so", "func_callerid.so", "codec_ulaw.so", "codec_alaw.so",
+    "func_logic.so", "func_base64.so", "func_cut.so", "func_callerid.so", "codec_ulaw.so", "codec_alaw.so",
     "format_wav.so", "format_pcm.so",
 ]
 
@@ -216,9 +216,18 @@ write = all
             if (self.root / "run" / "asterisk.ctl").exists():
                 res = self.cli("core waitfullybooted", check=False, timeout=max(1.0, deadline - time.monotonic()))
                 if res.returncode == 0 and "fully booted" in res.stdout:
+                    self._check_modules()
                     return
             time.sleep(0.1)
         raise SandboxError(f"Asterisk did not boot within {timeout} s; see {self.log_dir}")
+
+    def _check_modules(self) -> None:
+        """Fail when a module the sandbox asked for did not load (e.g. a missing dependency)."""
+        shown = self.cli("module show").stdout
+        missing = [m for m in BASE_MODULES + self.modules if f"{m} " not in shown]
+        if missing:
+            self.stop()
+            raise SandboxError(f"modules not loaded: {', '.join(missing)}; see {self.log_dir / 'messages'}")
 
     def cli(self, command: str, check: bool = True, timeout: float = 15) -> subprocess.CompletedProcess:
         """Run a CLI command through ``asterisk -rx`` and return the completed process."""

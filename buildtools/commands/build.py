@@ -1,0 +1,53 @@
+"""buildtools build."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from buildtools.build import PROFILES
+
+if TYPE_CHECKING:
+    from buildtools.cli import Context
+
+
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the build (shared with `pipeline`)."""
+    parser.add_argument("--prefix", type=Path, metavar="DIR", help="install prefix (default: <workdir>/prefix)")
+    parser.add_argument("--profile", choices=PROFILES, default="minimal",
+                        help="minimal: the modules our tests need; full: menuselect defaults (default: minimal)")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel make jobs (default: CPU count)")
+
+
+def print_result(version: object, prefix: Path) -> None:
+    """Where the build went and how to start it."""
+    print(f"Asterisk {version} installed in {prefix}")
+    print(f"run it: {prefix}/sbin/asterisk -C <dir>/asterisk.conf -f -n   "
+          f"(no samples are installed: write an asterisk.conf with a plain [directories] section and "
+          f"astdatadir => {prefix}/var/lib/asterisk)")
+
+
+class BuildCommand:
+    """configure, menuselect, make and make install a tree (incremental; configure is skipped when unchanged)."""
+
+    name = "build"
+    help = "build and install a tree"
+    passthrough = False
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--tree", type=Path, metavar="DIR", help="the tree (default: newest in <workdir>/src)")
+        add_build_arguments(parser)
+
+    def run(self, ctx: Context, args: argparse.Namespace) -> int:
+        from buildtools.build import build
+        from buildtools.commands.apply import open_tree
+        from buildtools.paths import project_root
+        from buildtools.series import Series
+
+        tree = open_tree(ctx.workdir, args.tree)
+        modules = Series.select(project_root(), tree.version).module_names
+        prefix = build(tree, ctx.workdir, args.prefix or ctx.workdir.prefix, profile=args.profile, jobs=args.jobs,
+                       modules=modules)
+        print_result(tree.version, prefix)
+        return 0

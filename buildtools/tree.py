@@ -1,0 +1,82 @@
+"""An Asterisk source tree on disk and its version."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+
+from buildtools.errors import SourceError
+from buildtools.version import Version
+
+MARKERS = ("main/asterisk.c", "include/asterisk.h")
+STAMP_DIR = ".buildtools"
+
+
+class Tree:
+    """An Asterisk source tree: its path, version (from `.version` or git tags) and branch."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).absolute()
+
+    @classmethod
+    def open(cls, path: str | Path) -> Tree:
+        """The tree at `path`; SourceError unless it is an Asterisk source tree."""
+        tree = cls(path)
+        if not tree.is_asterisk_tree():
+            missing = next(m for m in MARKERS if not (tree.path / m).is_file())
+            raise SourceError(f"{tree.path} is not an Asterisk source tree (no {missing})")
+        return tree
+
+    def is_asterisk_tree(self) -> bool:
+        """Whether the path holds `main/asterisk.c` and `include/asterisk.h`."""
+        return all((self.path / m).is_file() for m in MARKERS)
+
+    @cached_property
+    def version(self) -> Version:
+        """The Asterisk version, from `.version`, else from `git describe --tags`."""
+        dot_version = self.path / ".version"
+        if dot_version.is_file():
+            text = dot_version.read_text().strip()
+            try:
+                return Version.parse(text)
+            except ValueError:
+                raise SourceError(f"{dot_version}: unrecognised Asterisk version {text!r}") from None
+        described = self._git_describe()
+        if described is None:
+            raise SourceError(f"cannot tell the Asterisk version of {self.path}: no .version file and no git tag")
+        try:
+            return Version.parse(re.sub(r"-\d+-g[0-9a-f]+$", "", described.removeprefix("v")))
+        except ValueError:
+            raise SourceError(f"{self.path}: git tag {described!r} is not an Asterisk version") from None
+
+    def _git_describe(self) -> str | None:
+        if not (self.path / ".git").exists():
+            return None
+        import git
+
+        try:
+            return git.Repo(self.path).git.describe("--tags")
+        except (git.InvalidGitRepositoryError, git.GitCommandError):
+            return None
+
+    @property
+    def branch(self) -> str:
+        """The major version as a string (`22`): selects `patches/<branch>/`."""
+        return str(self.version.major)
+
+    @property
+    def stamp_dir(self) -> Path:
+        """`.buildtools/`: what buildtools applied to this tree."""
+        return self.path / STAMP_DIR
+
+    def __repr__(self) -> str:
+        return f"Tree({str(self.path)!r})"
+
+
+def latest_tree(src: Path) -> Tree:
+    """The newest Asterisk tree `src/asterisk-*` (the default of `--tree`)."""
+    trees = [t for t in map(Tree, sorted(src.glob("asterisk-*"))) if t.is_asterisk_tree()]
+    if not trees:
+        raise SourceError(f"no Asterisk tree in {src}", hint="run `buildtools fetch` first or pass --tree")
+    return max(trees, key=lambda t: t.version)
