@@ -117,6 +117,18 @@ class AmiClient:
             self._seen.append(ev)
         raise SandboxError(f"no AMI event {event} {match} within {timeout} s")
 
+    def drain(self, event: str, **match: str) -> list[dict[str, str]]:
+        """Take every event received so far named ``event`` whose fields equal ``match``."""
+        while True:
+            try:
+                self._seen.append(self.events.get_nowait())
+            except queue.Empty:
+                break
+        taken = [ev for ev in self._seen
+                 if ev.get("Event") == event and all(ev.get(k) == v for k, v in match.items())]
+        self._seen = [ev for ev in self._seen if ev not in taken]
+        return taken
+
     def close(self) -> None:
         try:
             self._sock.close()

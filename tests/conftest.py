@@ -38,6 +38,20 @@ def asterisk_prefix(pytestconfig: pytest.Config) -> Path:
 
 
 @pytest.fixture(scope="session")
+def asterisk_tree(asterisk_prefix: Path) -> Path:
+    """The source tree the prefix was built from (``BUILDTOOLS_TREE``, else the build stamp)."""
+    given = os.environ.get("BUILDTOOLS_TREE")
+    if given:
+        return Path(given)
+    from buildtools.build import read_build_stamp
+
+    stamp = read_build_stamp(asterisk_prefix) or {}
+    if not stamp.get("tree"):
+        pytest.fail(f"{asterisk_prefix} has no build stamp naming its tree; set BUILDTOOLS_TREE")
+    return Path(stamp["tree"])
+
+
+@pytest.fixture(scope="session")
 def sandbox_root(request: pytest.FixtureRequest):
     """Folder holding every sandbox of the session; kept (and named) when a test failed."""
     root = Path(tempfile.mkdtemp(prefix="bt-"))

@@ -240,6 +240,43 @@ UAS_BYE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
+#: A UAS that answers with {headers} in its 200 OK and waits for Asterisk's BYE.
+UAS_OK = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uas_ok">
+  <recv request="INVITE" rrs="true"/>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:uas@[local_ip]:[local_port]>
+{headers}
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+""" + _SDP + """
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <recv request="BYE" timeout="30000"/>
+""" + _OK_TO_REQUEST + """</scenario>
+"""
+
+
+#: A UAS that answers with {headers} in its 200 OK, then hangs up with a plain BYE.
+UAS_OK_BYE = UAS_BYE.replace('<scenario name="uas_bye">', '<scenario name="uas_ok_bye">').replace(
+    """      Contact: <sip:uas@[local_ip]:[local_port]>
+      Content-Type: application/sdp""", """      Contact: <sip:uas@[local_ip]:[local_port]>
+{headers}
+      Content-Type: application/sdp""").replace("""      Max-Forwards: 70
+{headers}
+      Content-Length: 0""", """      Max-Forwards: 70
+      Content-Length: 0""")
+
+
 def render(template: str, path: Path, headers: list[str] | tuple[str, ...] = (), **fields: object) -> Path:
     """Write ``template`` to ``path`` with ``headers`` (one line each) and ``fields`` filled in."""
     text = template.replace("{headers}\n", "".join(f"      {line}\n" for line in headers))
