@@ -134,9 +134,13 @@ def build(tree: Tree, workdir: Workdir, prefix: Path, *, profile: str = "minimal
              "tree": str(tree.path)}
     with step("install", workdir.log("install")) as log_path:
         if _installed(tree, prefix, stamp):
+            if not has_headers(prefix):
+                run(["make", "install-headers"], tree.path, log_path, "install")
             log.info("install: %s is up to date (nothing was rebuilt)", prefix)
             return prefix
         run(["make", "install"], tree.path, log_path, "install")
+        # <prefix>/include, for building modules/ out of tree (modules/meson.build): ~1 s, 3.4 MB.
+        run(["make", "install-headers"], tree.path, log_path, "install")
     stamp["time"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     atomic_write(prefix / BUILD_STAMP, json.dumps(stamp, indent=2) + "\n")
     return prefix
@@ -150,6 +154,12 @@ def _installed(tree: Tree, prefix: Path, stamp: dict) -> bool:
     installed_at = (prefix / BUILD_STAMP).stat().st_mtime
     outputs = [tree.path / "main/asterisk", *tree.path.glob("main/*.so*"), *tree.path.glob("*/*.so")]
     return all(p.stat().st_mtime < installed_at for p in outputs if p.exists())
+
+
+def has_headers(prefix: Path) -> bool:
+    """Whether `make install-headers` has put asterisk.h (and asterisk/*.h) into `<prefix>/include`."""
+    include = prefix / "include"
+    return (include / "asterisk.h").is_file() and (include / "asterisk" / "buildopts.h").is_file()
 
 
 def read_build_stamp(prefix: Path) -> dict | None:
@@ -193,7 +203,7 @@ def ensure_built(workdir: Workdir | str | os.PathLike[str] | None = None, versio
     series = Series.select(project_root(), spec)
     stamp = read_build_stamp(prefix)
     if (stamp and stamp.get("series_hash") == series.hash and stamp.get("profile") == profile
-            and _version_matches(spec, stamp.get("version"))):
+            and _version_matches(spec, stamp.get("version")) and has_headers(prefix)):
         log.debug("%s is up to date (Asterisk %s, series %s)", prefix, stamp["version"], series.hash[:12])
         return prefix
     return pipeline(ws, source=source, version=version, prefix=prefix, profile=profile)[1]

@@ -234,7 +234,12 @@ write = all
         raise SandboxError(f"Asterisk did not boot within {timeout} s; see {self.log_dir}")
 
     def _check_modules(self) -> None:
-        """Fail when a module the sandbox asked for did not load (e.g. a missing dependency)."""
+        """Fail when a module the sandbox asked for did not load (e.g. a missing dependency), or
+        when the XML documentation (where config options and functions are described) is broken."""
+        console = (self.log_dir / "console.log").read_text(errors="replace")
+        if "Could not open XML documentation" in console:
+            self.stop()
+            raise SandboxError(f"Asterisk could not load its XML documentation; see {self.log_dir / 'console.log'}")
         shown = self.cli("module show").stdout
         missing = [m for m in BASE_MODULES + self.modules if f"{m} " not in shown]
         if missing:
