@@ -13,10 +13,15 @@ if TYPE_CHECKING:
 
 
 def open_tree(workdir: Workdir, path: Path | None) -> Tree:
-    """`--tree DIR`, or the newest tree in <workdir>/src."""
+    """`--tree DIR`; else the current directory when it is an Asterisk tree (so that
+    `buildtools apply && make` works in a user's tree); else the newest tree in <workdir>/src."""
     from buildtools.tree import Tree, latest_tree
 
-    return Tree.open(path) if path else latest_tree(workdir.src)
+    if path:
+        return Tree.open(path)
+    if Tree(Path.cwd()).is_asterisk_tree():
+        return Tree.open(Path.cwd())
+    return latest_tree(workdir.src)
 
 
 class ApplyCommand:
@@ -32,7 +37,7 @@ class ApplyCommand:
     passthrough = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--tree", type=Path, metavar="DIR", help="the tree (default: newest in <workdir>/src)")
+        parser.add_argument("--tree", type=Path, metavar="DIR", help="the tree (default: the current directory if it is an Asterisk tree, else the newest in <workdir>/src)")
         parser.add_argument("--check", action="store_true", help="only report what would happen; write nothing")
         parser.add_argument("--reverse", action="store_true", help="undo what buildtools applied")
         parser.add_argument("--force", action="store_true",

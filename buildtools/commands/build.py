@@ -36,7 +36,7 @@ class BuildCommand:
     passthrough = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--tree", type=Path, metavar="DIR", help="the tree (default: newest in <workdir>/src)")
+        parser.add_argument("--tree", type=Path, metavar="DIR", help="the tree (default: the current directory if it is an Asterisk tree, else the newest in <workdir>/src)")
         add_build_arguments(parser)
 
     def run(self, ctx: Context, args: argparse.Namespace) -> int:

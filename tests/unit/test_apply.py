@@ -122,3 +122,14 @@ def test_patch_touching_a_missing_file(project: Project, tree_dir: Path, workdir
     project.series({"0001-x.patch": diff("res/nope.c", "a\n", "b\n")})
     with pytest.raises(PatchError, match=r"patches/22/0001-x.patch: res/nope.c does not exist in the tree"):
         apply(project, tree_dir, workdir)
+
+
+def test_cli_apply_defaults_to_the_current_tree(standard_project: Project, tree_dir: Path, workdir: Workdir,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # `buildtools apply && make` in a user's tree: no --tree needed.
+    monkeypatch.chdir(tree_dir)
+    assert main(["--workdir", str(workdir.root), "apply"]) == 0
+    assert capsys.readouterr().out.strip() == f"applied 2 patches, 1 module to {tree_dir}"
+    assert main(["--workdir", str(workdir.root), "apply"]) == 0
+    assert capsys.readouterr().out.strip() == "already applied (2 patches, 1 module)"

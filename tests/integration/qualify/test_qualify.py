@@ -141,6 +141,10 @@ def test_reply_codes_decide_reachability(env):
     assert got["list-405"][1] == "405 Method Not Allowed"
     assert got["any-404"][1] == "404 Not Found"
     assert got["2xx-dead"][1] in ("No reply (timeout)", "Transport error")
+    aor = ast.cli("pjsip show aor list-503").stdout
+    assert "<LastReply....>" in aor and "Unavail" in aor and "503 Service Unavailable" in aor
+    assert "Reachable codes      : 2xx, 404,405" in ast.cli("pjsip show qualify aor list-503").stdout
+    assert "Reachable codes      : (any reply)" in ast.cli("pjsip show qualify aor any-503").stdout
 
 
 def test_ami_contact_status_detail_fields(env):
