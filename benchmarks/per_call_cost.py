@@ -22,8 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from buildtools.sandbox import AsteriskSandbox, Sipp, make_root, remove_root  # noqa: E402
-from integration import scenarios  # noqa: E402
+from integration import scenarios
+
+from buildtools.sandbox import AsteriskSandbox, Sipp, make_root, remove_root
 
 PJSIP = """[transport-udp]
 type = transport

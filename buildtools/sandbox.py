@@ -84,7 +84,7 @@ class AmiClient:
                     msg = {}
                     continue
                 key, _, value = line.partition(":")
-                msg[key.strip()] = value[1:] if value.startswith(" ") else value
+                msg[key.strip()] = value.removeprefix(" ")
         except (OSError, ValueError):
             pass
 
@@ -250,7 +250,7 @@ write = all
         """Run a CLI command through ``asterisk -rx`` and return the completed process."""
         res = subprocess.run(
             [str(self.binary), "-C", str(self.etc / "asterisk.conf"), "-rx", command],
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True, text=True, timeout=timeout, check=False,
         )
         if check and res.returncode != 0:
             raise SandboxError(f"CLI '{command}' failed ({res.returncode}): {res.stderr.strip()}")

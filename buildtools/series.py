@@ -335,14 +335,14 @@ class _Staging:
 
 def _patch_error(patch: Patch, output: str, reverse: bool, log_path: Path) -> PatchError:
     verb = "reverse-apply" if reverse else "apply"
-    if m := re.search(r"^error: patch failed: (.+):(\d+)$", output, re.M):
+    if m := re.search(r"^error: patch failed: (.+):(\d+)$", output, re.MULTILINE):
         file, line = m.group(1), int(m.group(2))
         hunk = patch.hunk_at(file, line, reverse)
         where = f"hunk #{hunk} ({file} line {line})" if hunk else f"{file} line {line}"
         return PatchError(f"{patch.label}: {where} does not {verb}", log=log_path)
-    if m := re.search(r"^error: (.+): (No such file or directory|does not exist in index)$", output, re.M):
+    if m := re.search(r"^error: (.+): (No such file or directory|does not exist in index)$", output, re.MULTILINE):
         return PatchError(f"{patch.label}: {m.group(1)} does not exist in the tree", log=log_path)
-    if m := re.search(r"^error: (.+): already exists in working directory$", output, re.M):
+    if m := re.search(r"^error: (.+): already exists in working directory$", output, re.MULTILINE):
         return PatchError(f"{patch.label}: creates {m.group(1)}, which already exists in the tree", log=log_path)
     first = next((ln for ln in output.splitlines() if ln.startswith(("error:", "fatal:"))), output.strip())
     return PatchError(f"{patch.label}: does not {verb}: {first.split(': ', 1)[-1]}", log=log_path)

@@ -163,7 +163,7 @@ def _deb_entries(sources_dir: Path, sources_list: Path) -> list[tuple[str, list[
 
 def _os_codename(os_release: Path = Path("/etc/os-release")) -> str | None:
     if os_release.is_file():
-        m = re.search(r"^VERSION_CODENAME=\"?([^\"\n]*)", os_release.read_text(), re.M)
+        m = re.search(r"^VERSION_CODENAME=\"?([^\"\n]*)", os_release.read_text(), re.MULTILINE)
         if m and m.group(1):
             return m.group(1)
     return None
@@ -348,7 +348,7 @@ class DebianSource:
 
     def _pjproject_paths(self, tree_dir: Path) -> tuple[str, Path, Path]:
         mak = tree_dir / "third-party" / "versions.mak"
-        m = re.search(r"^PJPROJECT_VERSION\s*=\s*(\S+)", mak.read_text() if mak.is_file() else "", re.M)
+        m = re.search(r"^PJPROJECT_VERSION\s*=\s*(\S+)", mak.read_text() if mak.is_file() else "", re.MULTILINE)
         if not m:
             raise SourceError(f"{mak}: no PJPROJECT_VERSION")
         name = f"pjproject-{m.group(1)}"

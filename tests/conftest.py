@@ -7,7 +7,6 @@ built (or found up to date) by ``buildtools.build.ensure_built``, exactly what
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import tempfile
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from buildtools.sandbox import AsteriskSandbox, Sipp, SippResult
+from buildtools.sandbox import AsteriskSandbox, Sipp
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,11 +78,6 @@ def asterisk_factory(asterisk_prefix: Path, sandbox_root: Path):
         ast.stop()
 
 
-def configs_from(directory: Path, *names: str) -> dict[str, str]:
-    """The named config files of a test directory, as text."""
-    return {name: (directory / name).read_text() for name in names}
-
-
 @pytest.fixture
 def sipp(sandbox_root: Path, request: pytest.FixtureRequest):
     """Start SIPp scenarios: ``sipp(scenario, target_port, **kw)`` returns a running :class:`Sipp`."""
@@ -101,17 +95,3 @@ def sipp(sandbox_root: Path, request: pytest.FixtureRequest):
         if proc.proc.poll() is None:
             proc.proc.kill()
             proc.proc.wait()
-
-
-def b64(event: dict[str, str], key: str) -> str:
-    """Decode a UserEvent field written as ``${BASE64_ENCODE(=<value>)}``.
-
-    The leading ``=`` keeps BASE64_ENCODE from warning about an empty argument.
-    """
-    decoded = base64.b64decode(event[key]).decode()
-    assert decoded.startswith("="), f"{key} was not encoded as =<value>"
-    return decoded[1:]
-
-
-def assert_sipp_ok(result: SippResult) -> None:
-    assert result.ok, f"SIPp failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.errors[-2000:]}"

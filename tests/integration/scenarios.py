@@ -137,28 +137,6 @@ UAC_WAIT = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """ + _OK_TO_REQUEST + """</scenario>
 """
 
-#: A UAC whose call Asterisk refuses: it acknowledges the final response.
-UAC_REFUSED = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uac_refused">
-""" + _INVITE + """  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="{code}" timeout="30000"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[pid]-[call_number]-invite
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"""
-
 _UAS_INVITE = """  <recv request="INVITE" rrs="true">
     <action>
       <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>

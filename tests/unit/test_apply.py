@@ -3,7 +3,16 @@
 from pathlib import Path
 
 import pytest
-from unit_helpers import MODULE, PATCH1, PJSIP_C, SESSION_C, Project, diff, edit, snapshot
+from unit_helpers import (
+    MODULE,
+    PATCH1,
+    PJSIP_C,
+    SESSION_C,
+    Project,
+    diff,
+    edit,
+    snapshot,
+)
 
 from buildtools.cli import main
 from buildtools.errors import PatchError

@@ -14,7 +14,12 @@ from unit_helpers import make_tree
 from buildtools import sources
 from buildtools.errors import SourceError
 from buildtools.paths import Workdir
-from buildtools.sources import DebianSource, find_debian_mirror, parse_dsc_checksums, parse_showsrc
+from buildtools.sources import (
+    DebianSource,
+    find_debian_mirror,
+    parse_dsc_checksums,
+    parse_showsrc,
+)
 from buildtools.util import Result
 from buildtools.version import Version, VersionSpec
 

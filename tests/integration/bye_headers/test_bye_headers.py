@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import assert_sipp_ok, b64, configs_from
+from helpers import assert_sipp_ok, b64, configs_from
 
 HERE = Path(__file__).parent
 SIPP = HERE / "sipp"
@@ -30,19 +29,6 @@ def ast(asterisk_factory):
                             ["res_pjsip_hangup_headers.so"])
 
 
-@pytest.fixture
-def ami(ast):
-    client = ast.ami()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def no_new_warnings(ast):
-    """Fails the test if Asterisk logged a WARNING or ERROR while it ran."""
-    before = len(ast.warnings())
-    yield
-    assert ast.warnings()[before:] == []
 
 
 def report(event: dict[str, str]) -> dict[str, str]:

@@ -127,6 +127,17 @@ def wait_for(check, timeout: float = 15, what: str = "condition"):
         time.sleep(0.25)
 
 
+def dial(ast, case: str) -> dict[str, str]:
+    """Dial(PJSIP/<case>) from a Local channel (extension call-<case>); its UserEvent Dialed."""
+    ami = ast.ami()
+    try:
+        ami.action("Originate", Channel=f"Local/call-{case}@from-sipp", Application="Wait", Data="10",
+                   Async="true")
+        return ami.wait_event("UserEvent", timeout=20, UserEvent="Dialed", Case=case)
+    finally:
+        ami.close()
+
+
 def test_reply_codes_decide_reachability(env):
     ast, _, _, _ = env
     expected = {f"{s}-{r}": ("Avail" if ok else "Unavail") for s, row in EXPECTED.items() for r, ok in row.items()}
@@ -220,13 +231,7 @@ def test_unreachable_contact_is_not_dialed(env):
     # AOR "failover": its first contact answers OPTIONS 503 (unreachable with 2xx), the second 200.
     wait_for(lambda: contacts(ast).get("fo-down", ("",))[0] == "Unavail"
              and contacts(ast).get("fo-up", ("",))[0] == "Avail", what="failover contacts")
-    ami = ast.ami()
-    try:
-        ami.action("Originate", Channel="Local/call-failover@from-sipp", Application="Wait", Data="10", Async="true")
-        event = ami.wait_event("UserEvent", timeout=20, UserEvent="Dialed", Case="failover")
-    finally:
-        ami.close()
-    assert event["Status"] == "ANSWER"
+    assert dial(ast, "failover")["Status"] == "ANSWER"
     assert "INVITE sip:fo-up@" in responders.messages(ports["direct"])
     assert "INVITE sip:fo-down@" not in responders.messages(ports["503"])
 
@@ -234,13 +239,7 @@ def test_unreachable_contact_is_not_dialed(env):
 def test_all_unreachable_means_dial_fails(env):
     ast, _, _, _ = env
     wait_for(lambda: contacts(ast).get("down-503", ("",))[0] == "Unavail", what="down-503")
-    ami = ast.ami()
-    try:
-        ami.action("Originate", Channel="Local/call-down@from-sipp", Application="Wait", Data="10", Async="true")
-        event = ami.wait_event("UserEvent", timeout=20, UserEvent="Dialed", Case="down")
-    finally:
-        ami.close()
-    assert event["Status"] == "CHANUNAVAIL"
+    assert dial(ast, "down")["Status"] == "CHANUNAVAIL"
 
 
 def test_behind_kamailio_backend_down_and_back(env):
@@ -254,9 +253,7 @@ def test_behind_kamailio_backend_down_and_back(env):
         assert (down["LastReplyCode"], down["LastReplyReason"]) == ("503", "Backend Unavailable")
 
         # Meanwhile a call to the endpoint goes to its other, reachable contact.
-        ami.action("Originate", Channel="Local/call-proxied@from-sipp", Application="Wait", Data="10", Async="true")
-        event = ami.wait_event("UserEvent", timeout=20, UserEvent="Dialed", Case="proxied")
-        assert event["Status"] == "ANSWER"
+        assert dial(ast, "proxied")["Status"] == "ANSWER"
         assert "INVITE sip:proxied-direct@" in responders.messages(ports["direct"])
 
         responders.start(ports["backend"], 200, peer="backend")

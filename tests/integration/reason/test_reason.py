@@ -15,8 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from conftest import assert_sipp_ok, b64, configs_from
+from helpers import assert_sipp_ok, b64, configs_from
 from integration import scenarios
 
 HERE = Path(__file__).parent
@@ -37,25 +36,7 @@ def ast(asterisk_factory):
     return asterisk_factory("reason", configs_from(HERE, "pjsip.conf", "extensions.conf"))
 
 
-@pytest.fixture
-def ami(ast):
-    client = ast.ami()
-    yield client
-    client.close()
 
-
-@pytest.fixture
-def no_new_warnings(ast):
-    before = len(ast.warnings())
-    yield
-    assert ast.warnings()[before:] == []
-
-
-@pytest.fixture
-def scenario(tmp_path):
-    def make(template: str, name: str, headers=(), **fields) -> Path:
-        return scenarios.render(template, tmp_path / f"{name}.xml", headers, **fields)
-    return make
 
 
 def reasons(event: dict[str, str]) -> dict[str, str]:
@@ -196,7 +177,7 @@ def test_parallel_dial_keeps_each_channel_apart(ast, ami, sipp, scenario, no_new
 def test_answered_call_ended_by_callee_bye_with_reason(ast, ami, sipp, scenario, no_new_warnings):
     uas = sipp(scenario(scenarios.UAS_BYE, "uas_bye", ['Reason: Q.850;cause=16;text="Normal call clearing"',
                                                         'Reason: SIP;cause=200;text="Bye"']), 0)
-    ((key, got),) = dial(ast, ami, sipp, scenario, target("sipp", uas), uas).items()
+    ((_, got),) = dial(ast, ami, sipp, scenario, target("sipp", uas), uas).items()
     # #1606: tech stays the status line of the last response, not the BYE's Reason.
     assert got["tech"] == STOCK_200
     expected = {**EMPTY, "Protocols": "Q.850,SIP", "Q850": "16", "Q850Text": "Normal call clearing",
@@ -221,7 +202,7 @@ def test_ignore_reason_hangupcause_option(endpoint, cause, ast, ami, sipp, scena
     # values stay readable either way. (For a 3xx-6xx response, Asterisk 22 itself derives the
     # final cause from the status code, Reason or not.)
     uas = sipp(scenario(scenarios.UAS_BYE, "uas_bye", ['Reason: Q.850;cause=17;text="User busy"']), 0)
-    ((key, got),) = dial(ast, ami, sipp, scenario, target(endpoint, uas), uas).items()
+    ((_, got),) = dial(ast, ami, sipp, scenario, target(endpoint, uas), uas).items()
     assert got["tech"] == STOCK_200
     assert got["callee"]["Q850"] == got["reason"]["Q850"] == "17"
     assert got["cause"] == cause

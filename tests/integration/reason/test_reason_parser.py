@@ -21,6 +21,6 @@ def test_reason_parser(asterisk_tree: Path, tmp_path: Path):
          "-DAST_IN_CORE", "-o", str(binary), str(asterisk_tree / "main" / "hangup_reason.c"),
          str(HERE / "reason_parser_test.c")],
         check=True, capture_output=True, text=True)
-    result = subprocess.run([str(binary)], capture_output=True, text=True)
+    result = subprocess.run([str(binary)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
     assert result.stdout.splitlines()[-1].endswith(" 0 failed")

@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from conftest import assert_sipp_ok, b64, configs_from
+from helpers import assert_sipp_ok, b64, configs_from
 from integration import scenarios
 
 HERE = Path(__file__).parent
@@ -29,25 +28,7 @@ def ast(asterisk_factory):
     return asterisk_factory("resp", configs_from(HERE, "pjsip.conf", "extensions.conf"))
 
 
-@pytest.fixture
-def ami(ast):
-    client = ast.ami()
-    yield client
-    client.close()
 
-
-@pytest.fixture
-def no_new_warnings(ast):
-    before = len(ast.warnings())
-    yield
-    assert ast.warnings()[before:] == []
-
-
-@pytest.fixture
-def scenario(tmp_path):
-    def make(template: str, name: str, headers=(), **fields) -> Path:
-        return scenarios.render(template, tmp_path / f"{name}.xml", headers, **fields)
-    return make
 
 
 def fields(event: dict[str, str]) -> dict[str, str]:
