@@ -165,7 +165,7 @@
 /*! \brief At most this many peers' BYEs are kept on one channel (oldest dropped) */
 #define HANGUP_HEADERS_MAX_PEERS 8
 
-/*! \brief One header of a received BYE */
+/*! \brief One header of a received BYE, as parsed when the dialplan reads it */
 struct hangup_header {
 	/*! Header name (long form) */
 	char *name;
@@ -173,12 +173,20 @@ struct hangup_header {
 	char *value;
 };
 
-/*! \brief The headers of one received BYE (ao2 object, immutable once built) */
+/*! \brief Headers in message order */
+AST_VECTOR(hangup_header_vector, struct hangup_header);
+
+/*!
+ * \brief One received BYE (ao2 object, immutable): its header section as received.
+ *
+ * Receiving a BYE costs one allocation and a copy; the headers are parsed only when
+ * the dialplan reads them.
+ */
 struct hangup_headers {
+	/*! The header lines of the BYE (without request line and body), NUL-terminated */
+	char *raw;
 	/*! Name of the channel that received the BYE */
-	char *chan_name;
-	/*! Headers in message order */
-	AST_VECTOR(, struct hangup_header) headers;
+	char chan_name[0];
 };
 
 /*! \brief What a channel's datastore holds */
@@ -269,19 +277,6 @@ static int hangup_headers_name_matches(const char *name, const char *pattern)
 	return !strcasecmp(name, hangup_headers_long_name(pattern));
 }
 
-static void hangup_headers_destroy(void *obj)
-{
-	struct hangup_headers *headers = obj;
-	int i;
-
-	for (i = 0; i < AST_VECTOR_SIZE(&headers->headers); i++) {
-		ast_free(AST_VECTOR_GET(&headers->headers, i).name);
-		ast_free(AST_VECTOR_GET(&headers->headers, i).value);
-	}
-	AST_VECTOR_FREE(&headers->headers);
-	ast_free(headers->chan_name);
-}
-
 /*!
  * \internal
  * \brief A copy of [start, end) without leading and trailing white space.
@@ -297,37 +292,38 @@ static char *hangup_headers_strip_dup(const char *start, const char *end)
 	return ast_strndup(start, end - start);
 }
 
+static void hangup_header_vector_free(struct hangup_header_vector *headers)
+{
+	int i;
+
+	for (i = 0; i < AST_VECTOR_SIZE(headers); i++) {
+		ast_free(AST_VECTOR_GET(headers, i).name);
+		ast_free(AST_VECTOR_GET(headers, i).value);
+	}
+	AST_VECTOR_FREE(headers);
+}
+
 /*!
  * \internal
- * \brief Copy every header of a received message, as it was on the wire.
+ * \brief Parse the header lines of a received BYE.
  *
  * The raw header section is read rather than pjproject's parsed headers so that values
  * come back exactly as sent (pjproject rewrites typed headers and loses folded lines).
  * A line starting with white space continues the previous header (RFC 3261 7.3.1): it is
- * joined with one space.
+ * joined with one space. Compact names are given their long form.
  *
- * \retval NULL on allocation failure
+ * \retval 0 success (\a out to be freed with hangup_header_vector_free())
+ * \retval -1 allocation failure
  */
-static struct hangup_headers *hangup_headers_copy(const pjsip_rx_data *rdata, const char *chan_name)
+static int hangup_headers_parse(const struct hangup_headers *bye, struct hangup_header_vector *out)
 {
-	const char *pos = rdata->msg_info.msg_buf;
-	const char *end = pos + rdata->msg_info.len;
-	struct hangup_headers *headers;
+	const char *pos = bye->raw;
+	const char *end = pos + strlen(pos);
 	const char *eol;
 
-	headers = ao2_alloc_options(sizeof(*headers), hangup_headers_destroy, AO2_ALLOC_OPT_LOCK_NOLOCK);
-	if (!headers) {
-		return NULL;
+	if (AST_VECTOR_INIT(out, 16)) {
+		return -1;
 	}
-	headers->chan_name = ast_strdup(chan_name);
-	if (!headers->chan_name || AST_VECTOR_INIT(&headers->headers, 16)) {
-		ao2_ref(headers, -1);
-		return NULL;
-	}
-
-	/* Skip the request line */
-	eol = pos ? memchr(pos, '\n', end - pos) : NULL;
-	pos = eol ? eol + 1 : end;
 
 	for (; pos < end; pos = eol ? eol + 1 : end) {
 		const char *stop;
@@ -340,8 +336,7 @@ static struct hangup_headers *hangup_headers_copy(const pjsip_rx_data *rdata, co
 			stop--;
 		}
 		if (stop == pos) {
-			/* The empty line before the body */
-			break;
+			continue;
 		}
 
 		if (*pos == ' ' || *pos == '\t') {
@@ -349,15 +344,15 @@ static struct hangup_headers *hangup_headers_copy(const pjsip_rx_data *rdata, co
 			char *more = hangup_headers_strip_dup(pos, stop);
 			char *joined = NULL;
 
-			if (!more || !AST_VECTOR_SIZE(&headers->headers)) {
+			if (!more || !AST_VECTOR_SIZE(out)) {
 				ast_free(more);
 				continue;
 			}
-			last = AST_VECTOR_GET_ADDR(&headers->headers, AST_VECTOR_SIZE(&headers->headers) - 1);
+			last = AST_VECTOR_GET_ADDR(out, AST_VECTOR_SIZE(out) - 1);
 			if (ast_asprintf(&joined, "%s%s%s", last->value, *last->value && *more ? " " : "", more) < 0) {
 				ast_free(more);
-				ao2_ref(headers, -1);
-				return NULL;
+				hangup_header_vector_free(out);
+				return -1;
 			}
 			ast_free(more);
 			ast_free(last->value);
@@ -367,7 +362,7 @@ static struct hangup_headers *hangup_headers_copy(const pjsip_rx_data *rdata, co
 
 		colon = memchr(pos, ':', stop - pos);
 		if (!colon) {
-			ast_debug(1, "Ignoring a BYE header line without a colon on %s.\n", chan_name);
+			ast_debug(1, "Ignoring a BYE header line without a colon on %s.\n", bye->chan_name);
 			continue;
 		}
 		header.name = hangup_headers_strip_dup(pos, colon);
@@ -378,15 +373,50 @@ static struct hangup_headers *hangup_headers_copy(const pjsip_rx_data *rdata, co
 			header.name = long_name;
 		}
 		header.value = hangup_headers_strip_dup(colon + 1, stop);
-		if (!header.name || !header.value || AST_VECTOR_APPEND(&headers->headers, header)) {
+		if (!header.name || !header.value || AST_VECTOR_APPEND(out, header)) {
 			ast_free(header.name);
 			ast_free(header.value);
-			ao2_ref(headers, -1);
-			return NULL;
+			hangup_header_vector_free(out);
+			return -1;
 		}
 	}
 
-	return headers;
+	return 0;
+}
+
+/*!
+ * \internal
+ * \brief Keep the header section of a received message: one allocation, no parsing.
+ * \retval NULL on allocation failure
+ */
+static struct hangup_headers *hangup_headers_copy(const pjsip_rx_data *rdata, const char *chan_name)
+{
+	const char *start = rdata->msg_info.msg_buf;
+	const char *end = start + rdata->msg_info.len;
+	const char *stop;
+	struct hangup_headers *bye;
+	size_t name_len = strlen(chan_name);
+
+	/* From after the request line to the empty line before the body */
+	start = start ? memchr(start, '\n', end - start) : NULL;
+	start = start ? start + 1 : end;
+	for (stop = start; stop < end; stop++) {
+		if (*stop == '\n' && (stop + 1 == end || stop[1] == '\n'
+			|| (stop[1] == '\r' && stop + 2 < end && stop[2] == '\n'))) {
+			break;
+		}
+	}
+
+	bye = ao2_alloc_options(sizeof(*bye) + name_len + 1 + (stop - start) + 1, NULL,
+		AO2_ALLOC_OPT_LOCK_NOLOCK);
+	if (!bye) {
+		return NULL;
+	}
+	memcpy(bye->chan_name, chan_name, name_len + 1);
+	bye->raw = bye->chan_name + name_len + 1;
+	memcpy(bye->raw, start, stop - start);
+	bye->raw[stop - start] = '\0';
+	return bye;
 }
 
 static void hangup_headers_store_destroy(void *data)
@@ -501,8 +531,8 @@ static int hangup_headers_incoming_request(struct ast_sip_session *session, pjsi
 		ast_channel_lock(peer);
 		hangup_headers_store_peer(peer, headers);
 		ast_channel_unlock(peer);
-		ast_debug(3, "Kept %zu BYE headers of %s for bridged peer %s\n",
-			AST_VECTOR_SIZE(&headers->headers), headers->chan_name, ast_channel_name(peer));
+		ast_debug(3, "Kept the BYE of %s for bridged peer %s\n", headers->chan_name,
+			ast_channel_name(peer));
 		ast_channel_unref(peer);
 	}
 
@@ -567,7 +597,8 @@ static int hangup_headers_number(const char *function, const char *text)
 static int func_hangup_header_read(struct ast_channel *chan, const char *function, char *data,
 	struct ast_str **buf, ssize_t maxlen)
 {
-	RAII_VAR(struct hangup_headers *, headers, NULL, ao2_cleanup);
+	RAII_VAR(struct hangup_headers *, bye, NULL, ao2_cleanup);
+	struct hangup_header_vector headers;
 	int number;
 	int seen = 0;
 	int i;
@@ -598,24 +629,29 @@ static int func_hangup_header_read(struct ast_channel *chan, const char *functio
 		return -1;
 	}
 
-	headers = hangup_headers_find(chan, args.channel);
-	if (!headers) {
+	bye = hangup_headers_find(chan, args.channel);
+	if (!bye) {
 		ast_debug(1, "%s: no BYE was received for channel %s.\n", function,
 			S_OR(args.channel, ast_channel_name(chan)));
 		return 0;
 	}
+	if (hangup_headers_parse(bye, &headers)) {
+		return -1;
+	}
 
-	for (i = 0; i < AST_VECTOR_SIZE(&headers->headers); i++) {
-		const struct hangup_header *header = AST_VECTOR_GET_ADDR(&headers->headers, i);
+	for (i = 0; i < AST_VECTOR_SIZE(&headers); i++) {
+		const struct hangup_header *header = AST_VECTOR_GET_ADDR(&headers, i);
 
 		if (hangup_headers_name_matches(header->name, args.name) && ++seen == number) {
 			ast_str_set(buf, maxlen, "%s", header->value);
-			return 0;
+			break;
 		}
 	}
-
-	ast_debug(1, "%s: the BYE of %s has no header %s number %d.\n", function,
-		headers->chan_name, args.name, number);
+	if (i == AST_VECTOR_SIZE(&headers)) {
+		ast_debug(1, "%s: the BYE of %s has no header %s number %d.\n", function,
+			bye->chan_name, args.name, number);
+	}
+	hangup_header_vector_free(&headers);
 	return 0;
 }
 
@@ -626,7 +662,8 @@ static int func_hangup_header_read(struct ast_channel *chan, const char *functio
 static int func_hangup_headers_read(struct ast_channel *chan, const char *function, char *data,
 	struct ast_str **buf, ssize_t maxlen)
 {
-	RAII_VAR(struct hangup_headers *, headers, NULL, ao2_cleanup);
+	RAII_VAR(struct hangup_headers *, bye, NULL, ao2_cleanup);
+	struct hangup_header_vector headers;
 	size_t prefix_len;
 	int i;
 	int j;
@@ -646,19 +683,22 @@ static int func_hangup_headers_read(struct ast_channel *chan, const char *functi
 		prefix_len--;
 	}
 
-	headers = hangup_headers_find(chan, args.channel);
-	if (!headers) {
+	bye = hangup_headers_find(chan, args.channel);
+	if (!bye) {
 		return 0;
 	}
+	if (hangup_headers_parse(bye, &headers)) {
+		return -1;
+	}
 
-	for (i = 0; i < AST_VECTOR_SIZE(&headers->headers); i++) {
-		const char *name = AST_VECTOR_GET(&headers->headers, i).name;
+	for (i = 0; i < AST_VECTOR_SIZE(&headers); i++) {
+		const char *name = AST_VECTOR_GET(&headers, i).name;
 
 		if (prefix_len && strncasecmp(name, args.prefix, prefix_len)) {
 			continue;
 		}
 		for (j = 0; j < i; j++) {
-			if (!strcasecmp(AST_VECTOR_GET(&headers->headers, j).name, name)) {
+			if (!strcasecmp(AST_VECTOR_GET(&headers, j).name, name)) {
 				break;
 			}
 		}
@@ -668,6 +708,7 @@ static int func_hangup_headers_read(struct ast_channel *chan, const char *functi
 		}
 		ast_str_append(buf, maxlen, "%s%s", ast_str_strlen(*buf) ? "," : "", name);
 	}
+	hangup_header_vector_free(&headers);
 	return 0;
 }
 
