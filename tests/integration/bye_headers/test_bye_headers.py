@@ -158,3 +158,9 @@ def test_misuse_is_one_error_line_each(ast, ami, sipp):
         "PJSIP_HANGUP_HEADER: invalid header number 'zero', must be 1 or more.",
     ]
     assert "fully booted" in ast.cli("core waitfullybooted").stdout
+
+
+def test_documented(ast):
+    out = " ".join(ast.cli("core show function PJSIP_HANGUP_HEADER").stdout.split())
+    assert "Gets headers of a received BYE, or sets headers on the BYE Asterisk sends." in out
+    assert "22.12.0" in out

@@ -269,3 +269,10 @@ def test_invalid_value_is_rejected_naming_aor_and_token(env):
     ast, _, _, _ = env
     assert "aor 'bad-codes': invalid qualify_reachable_codes token '2yy'" in ast.log_text("messages")
     assert "Unable to find object bad-codes" in ast.cli("pjsip show aor bad-codes", check=False).stdout
+
+
+def test_option_documented(env):
+    ast, _, _, _ = env
+    out = ast.cli("config show help res_pjsip aor qualify_reachable_codes").stdout
+    assert "OPTIONS reply codes that mean the contact is reachable" in out
+    assert "No reply at all (timeout, transport error) is always unreachable" in " ".join(out.split())

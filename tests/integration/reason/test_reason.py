@@ -211,3 +211,10 @@ def test_ignore_reason_hangupcause_option(endpoint, cause, ast, ami, sipp, scena
 def test_option_shown_in_cli(ast):
     out = ast.cli("pjsip show endpoint sipp-ignore").stdout
     assert any(line.split() == ["ignore_reason_hangupcause", ":", "true"] for line in out.splitlines())
+
+
+def test_documented(ast):
+    out = " ".join(ast.cli("core show function HANGUPCAUSE").stdout.split())
+    assert "The Reason header values (RFC 3326) that ended the channel" in out
+    out = ast.cli("config show help res_pjsip endpoint ignore_reason_hangupcause").stdout
+    assert "Do not set the hangup cause from a received Reason header" in out

@@ -149,3 +149,8 @@ def test_lcr_fails_over_on_503_route_closed(ast, ami, sipp, scenario, no_new_war
         assert_sipp_ok(proc.wait())
     event = ami.wait_event("UserEvent", UserEvent="Lcr")
     assert event["Route"] == "second" and event["Status"] == "ANSWER"
+
+
+def test_documented(ast):
+    out = " ".join(ast.cli("core show function PJSIP_RESPONSE_HEADER").stdout.split())
+    assert "final 3xx, 4xx, 5xx or 6xx response" in out
