@@ -250,7 +250,7 @@ write = all
         """Run a CLI command through ``asterisk -rx`` and return the completed process."""
         res = subprocess.run(
             [str(self.binary), "-C", str(self.etc / "asterisk.conf"), "-rx", command],
-            capture_output=True, text=True, timeout=timeout, check=False,
+            capture_output=True, text=True, errors="replace", timeout=timeout, check=False,
         )
         if check and res.returncode != 0:
             raise SandboxError(f"CLI '{command}' failed ({res.returncode}): {res.stderr.strip()}")

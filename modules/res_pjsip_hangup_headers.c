@@ -199,7 +199,9 @@ struct hangup_headers_store {
 
 /*! \brief A header to add to the BYE we send */
 struct outgoing_header {
+	/*! Header name (long form) */
 	char *name;
+	/*! Header value */
 	char *value;
 };
 
@@ -292,6 +294,30 @@ static char *hangup_headers_strip_dup(const char *start, const char *end)
 	return ast_strndup(start, end - start);
 }
 
+/*!
+ * \internal
+ * \brief Find the end of the line at \a pos: CRLF, LF or a lone CR end a line, as for pjproject.
+ * \param pos Start of the line
+ * \param end End of the text
+ * \param stop Set to the end of the line's content
+ * \return the start of the next line
+ */
+static const char *hangup_headers_line(const char *pos, const char *end, const char **stop)
+{
+	while (pos < end && *pos != '\r' && *pos != '\n') {
+		pos++;
+	}
+	*stop = pos;
+	if (pos < end && *pos == '\r') {
+		pos++;
+	}
+	if (pos < end && *pos == '\n' && (pos == *stop || pos[-1] == '\r')) {
+		pos++;
+	}
+	return pos;
+}
+
+/*! \internal \brief Free what hangup_headers_parse() made */
 static void hangup_header_vector_free(struct hangup_header_vector *headers)
 {
 	int i;
@@ -319,22 +345,18 @@ static int hangup_headers_parse(const struct hangup_headers *bye, struct hangup_
 {
 	const char *pos = bye->raw;
 	const char *end = pos + strlen(pos);
-	const char *eol;
+	const char *next;
 
 	if (AST_VECTOR_INIT(out, 16)) {
 		return -1;
 	}
 
-	for (; pos < end; pos = eol ? eol + 1 : end) {
+	for (; pos < end; pos = next) {
 		const char *stop;
 		const char *colon;
 		struct hangup_header header;
 
-		eol = memchr(pos, '\n', end - pos);
-		stop = eol ? eol : end;
-		if (stop > pos && stop[-1] == '\r') {
-			stop--;
-		}
+		next = hangup_headers_line(pos, end, &stop);
 		if (stop == pos) {
 			continue;
 		}
@@ -392,33 +414,40 @@ static int hangup_headers_parse(const struct hangup_headers *bye, struct hangup_
 static struct hangup_headers *hangup_headers_copy(const pjsip_rx_data *rdata, const char *chan_name)
 {
 	const char *start = rdata->msg_info.msg_buf;
-	const char *end = start + rdata->msg_info.len;
+	const char *end = start ? start + rdata->msg_info.len : NULL;
+	const char *pos;
 	const char *stop;
 	struct hangup_headers *bye;
 	size_t name_len = strlen(chan_name);
 
 	/* From after the request line to the empty line before the body */
-	start = start ? memchr(start, '\n', end - start) : NULL;
-	start = start ? start + 1 : end;
-	for (stop = start; stop < end; stop++) {
-		if (*stop == '\n' && (stop + 1 == end || stop[1] == '\n'
-			|| (stop[1] == '\r' && stop + 2 < end && stop[2] == '\n'))) {
+	start = start ? hangup_headers_line(start, end, &stop) : NULL;
+	for (pos = start; pos < end; ) {
+		const char *line = pos;
+
+		pos = hangup_headers_line(pos, end, &stop);
+		if (stop == line) {
+			pos = line;
 			break;
 		}
 	}
+	stop = pos;
 
-	bye = ao2_alloc_options(sizeof(*bye) + name_len + 1 + (stop - start) + 1, NULL,
+	bye = ao2_alloc_options(sizeof(*bye) + name_len + 1 + (stop > start ? stop - start : 0) + 1, NULL,
 		AO2_ALLOC_OPT_LOCK_NOLOCK);
 	if (!bye) {
 		return NULL;
 	}
 	memcpy(bye->chan_name, chan_name, name_len + 1);
 	bye->raw = bye->chan_name + name_len + 1;
-	memcpy(bye->raw, start, stop - start);
-	bye->raw[stop - start] = '\0';
+	if (stop > start) {
+		memcpy(bye->raw, start, stop - start);
+	}
+	bye->raw[stop > start ? stop - start : 0] = '\0';
 	return bye;
 }
 
+/*! \internal \brief Destroy callback of the channel datastore */
 static void hangup_headers_store_destroy(void *data)
 {
 	struct hangup_headers_store *store = data;
@@ -461,7 +490,10 @@ static struct hangup_headers_store *hangup_headers_store_get(struct ast_channel 
 		return NULL;
 	}
 	datastore->data = store;
-	ast_channel_datastore_add(chan, datastore);
+	if (ast_channel_datastore_add(chan, datastore)) {
+		ast_datastore_free(datastore);
+		return NULL;
+	}
 	return store;
 }
 
@@ -712,6 +744,7 @@ static int func_hangup_headers_read(struct ast_channel *chan, const char *functi
 	return 0;
 }
 
+/*! \internal \brief Destructor of the headers to send */
 static void outgoing_headers_destroy(void *obj)
 {
 	struct outgoing_headers *out = obj;
@@ -724,6 +757,8 @@ static void outgoing_headers_destroy(void *obj)
 	AST_VECTOR_FREE(&out->add);
 	AST_VECTOR_CALLBACK_VOID(&out->remove, ast_free);
 	AST_VECTOR_FREE(&out->remove);
+	/* Taken in outgoing_headers_get(): the session may outlive a module unload otherwise */
+	ast_module_unref(AST_MODULE_SELF);
 }
 
 /*! \brief Releases the outgoing headers when the session datastore goes */
@@ -767,8 +802,12 @@ static struct outgoing_headers *outgoing_headers_get(struct ast_sip_session *ses
 	}
 
 	out = ao2_alloc_options(sizeof(*out), outgoing_headers_destroy, AO2_ALLOC_OPT_LOCK_NOLOCK);
-	if (!out || AST_VECTOR_INIT(&out->add, 4) || AST_VECTOR_INIT(&out->remove, 1)) {
-		ao2_cleanup(out);
+	if (!out) {
+		return NULL;
+	}
+	ast_module_ref(AST_MODULE_SELF);
+	if (AST_VECTOR_INIT(&out->add, 4) || AST_VECTOR_INIT(&out->remove, 1)) {
+		ao2_ref(out, -1);
 		return NULL;
 	}
 	datastore = ast_sip_session_alloc_datastore(&outgoing_headers_info, outgoing_headers_info.type);
@@ -794,6 +833,45 @@ static int hangup_headers_is_protected(const char *name)
 
 	for (i = 0; i < ARRAY_LEN(protected_headers); i++) {
 		if (hangup_headers_name_matches(protected_headers[i], name)) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*!
+ * \internal
+ * \brief Is \a name an RFC 3261 token (with \a prefix_ok, a token or one ending in '*')?
+ */
+static int hangup_headers_is_token(const char *name, int prefix_ok)
+{
+	size_t len = strlen(name);
+	size_t i;
+
+	if (prefix_ok && len > 1 && name[len - 1] == '*') {
+		len--;
+	}
+	for (i = 0; i < len; i++) {
+		if (!isalnum((unsigned char) name[i]) && !strchr("-.!%*_+`'~", name[i])) {
+			return 0;
+		}
+	}
+	return len > 0;
+}
+
+/*!
+ * \internal
+ * \brief Does the message already carry this header with this value (a BYE resent with
+ * credentials goes through the supplements again)?
+ */
+static int hangup_headers_has(pjsip_tx_data *tdata, const char *name, const char *value)
+{
+	pj_str_t pj_name;
+	pjsip_generic_string_hdr *hdr = NULL;
+
+	pj_cstr(&pj_name, name);
+	while ((hdr = pjsip_msg_find_hdr_by_name(tdata->msg, &pj_name, hdr ? hdr->next : NULL))) {
+		if (!pj_strcmp2(&hdr->hvalue, value)) {
 			return 1;
 		}
 	}
@@ -899,13 +977,17 @@ static int func_hangup_header_write(struct ast_channel *chan, const char *functi
 		ast_log(LOG_ERROR, "%s: this function requires a header name.\n", function);
 		return -1;
 	}
-	if (strcasecmp(args.action, "remove") && strchr(args.name, '*')) {
-		ast_log(LOG_ERROR, "%s: '%s' is not a header name; '*' is only for 'read' and 'remove'.\n",
-			function, args.name);
+	if (!hangup_headers_is_token(args.name, !strcasecmp(args.action, "remove"))) {
+		ast_log(LOG_ERROR, "%s: '%s' is not a header name%s.\n", function, args.name,
+			strcasecmp(args.action, "remove") ? "" : " (or a prefix ending in '*')");
 		return -1;
 	}
-	if (!strcasecmp(args.action, "remove") && hangup_headers_is_protected(args.name)) {
-		ast_log(LOG_ERROR, "%s: header %s cannot be removed from a BYE.\n", function, args.name);
+	if (hangup_headers_is_protected(args.name)) {
+		ast_log(LOG_ERROR, "%s: header %s of a BYE cannot be changed.\n", function, args.name);
+		return -1;
+	}
+	if (strpbrk(S_OR(value, ""), "\r\n")) {
+		ast_log(LOG_ERROR, "%s: the value of header %s holds a line break.\n", function, args.name);
 		return -1;
 	}
 	write_args.number = hangup_headers_number(function, args.number);
@@ -965,8 +1047,11 @@ static void hangup_headers_outgoing_request(struct ast_sip_session *session, pjs
 	}
 
 	for (i = 0; i < AST_VECTOR_SIZE(&out->add); i++) {
-		ast_sip_add_header(tdata, AST_VECTOR_GET(&out->add, i).name,
-			AST_VECTOR_GET(&out->add, i).value);
+		const struct outgoing_header *header = AST_VECTOR_GET_ADDR(&out->add, i);
+
+		if (!hangup_headers_has(tdata, header->name, header->value)) {
+			ast_sip_add_header(tdata, header->name, header->value);
+		}
 	}
 }
 

@@ -65,6 +65,16 @@ class RawUac:
             f"From: <sip:raw@127.0.0.1:{self.port}>;tag={self.tag}\nTo: {self.to_hdr}\n"
             f"Call-ID: {self.call_id}\nCSeq: 1 ACK\nMax-Forwards: 70\nContent-Length: 0\n\n")
 
+    def bye_raw(self, extra_headers: str, body: str = "", eol: str = "\r\n") -> str:
+        """Send a BYE whose lines end with ``eol`` (a lone CR is legal for pjproject) and with ``body``."""
+        lines = [f"BYE {self.remote_contact} SIP/2.0",
+                 f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{random.getrandbits(32):x}",
+                 f"From: <sip:raw@127.0.0.1:{self.port}>;tag={self.tag}", f"To: {self.to_hdr}",
+                 f"Call-ID: {self.call_id}", "CSeq: 2 BYE", "Max-Forwards: 70",
+                 *extra_headers.splitlines(), "Content-Type: text/plain", f"Content-Length: {len(body)}"]
+        self.sock.sendto((eol.join(lines) + eol + eol + body).encode(), self.target)
+        return self._recv_final("BYE")
+
     def bye(self, extra_headers: str) -> str:
         """Send a BYE with ``extra_headers`` (lines joined by \\n, continuation lines kept)."""
         self._send(

@@ -145,6 +145,25 @@ def test_folded_header_lines_are_unfolded(ast, ami):
     assert got["Subject"] == "folded subject"
 
 
+def test_cr_only_lines_and_a_body_that_looks_like_headers(ast, ami):
+    # pjproject accepts a lone CR as line end; the body ends the headers, whatever it holds.
+    from integration.rawsip import RawUac
+
+    uac = RawUac(ast.sip_port, "inbound")
+    try:
+        uac.call()
+        time.sleep(1)
+        answer = uac.bye_raw("X-Foo: real\rX-Quoted: q\rX-Long: l\rs: subj",
+                             body="\rX-Foo: from-the-body\rX-Missing: spoofed\r", eol="\r")
+    finally:
+        uac.close()
+    assert answer.startswith("SIP/2.0 200")
+    got = report(ami.wait_event("UserEvent", UserEvent="ByeHeaders", Case="inbound"))
+    assert got["Foo1"] == "real" and got["Foo2"] == ""
+    assert got["Missing"] == ""
+    assert got["CallId"] != "" and got["Subject"] == "subj"
+
+
 def test_misuse_is_one_error_line_each(ast, ami, sipp):
     before = len(ast.warnings())
     assert_sipp_ok(sipp(SIPP / "uac_waits_bye.xml", ast.sip_port, service="misuse",
@@ -153,9 +172,11 @@ def test_misuse_is_one_error_line_each(ast, ami, sipp):
     errors = [line.split(": ", 1)[-1] for line in ast.warnings()[before:]]
     assert errors == [
         "PJSIP_HANGUP_HEADER: unknown action 'add' when reading, must be 'read'.",
-        "PJSIP_HANGUP_HEADER: header Via cannot be removed from a BYE.",
+        "PJSIP_HANGUP_HEADER: header Via of a BYE cannot be changed.",
         "PJSIP_HANGUP_HEADER: unknown action 'bogus' when writing, must be 'add', 'update' or 'remove'.",
         "PJSIP_HANGUP_HEADER: invalid header number 'zero', must be 1 or more.",
+        "PJSIP_HANGUP_HEADER: header CSeq of a BYE cannot be changed.",
+        "PJSIP_HANGUP_HEADER: 'X:Bad' is not a header name.",
     ]
     assert "fully booted" in ast.cli("core waitfullybooted").stdout
 

@@ -43,10 +43,12 @@ class Responders:
         self.workdir = workdir
         self.running: dict[int, Sipp] = {}
 
-    def start(self, port: int, code: int, peer: str = "peer") -> None:
+    def start(self, port: int, code: int, peer: str = "peer", phrase: str | None = None) -> None:
         self.stop(port)
-        scenario = self.workdir / f"responder-{code}.xml"
-        scenario.write_text(RESPONDER.read_text().replace("{code}", str(code)).replace("{phrase}", PHRASES[code]))
+        scenario = self.workdir / f"responder-{code}-{port}.xml"
+        # Latin-1 like the scenario's XML declaration: a phrase may hold bytes that are not UTF-8.
+        scenario.write_text(RESPONDER.read_text().replace("{code}", str(code))
+                            .replace("{phrase}", phrase or PHRASES[code]), encoding="latin-1")
         self.running[port] = Sipp(scenario, 0, self.workdir, port=port, calls=1000000, timeout=900,
                                   variables={"peer": peer})
         time.sleep(0.2)
@@ -221,6 +223,20 @@ def test_transitions_publish_contact_status_with_the_reply(env):
         assert (up["LastReplyCode"], up["LastReplyReason"]) == ("200", "OK")
         # Stock fields first, ours appended.
         assert list(up)[-2:] == ["LastReplyCode", "LastReplyReason"]
+    finally:
+        ami.close()
+        responders.stop(ports["flip"])
+
+
+def test_a_reason_phrase_that_is_not_utf8_still_publishes_contact_status(env):
+    ast, ports, responders, _ = env
+    ami = ast.ami()
+    try:
+        responders.start(ports["flip"], 200)
+        wait_for(lambda: contacts(ast).get("flip", ("",))[0] == "Avail", what="flip reachable")
+        responders.start(ports["flip"], 404, phrase="Nicht gefunden \xe9")  # a Latin-1 byte
+        down = ami.wait_event("ContactStatus", timeout=15, AOR="flip", ContactStatus="Unreachable")
+        assert down["LastReplyCode"] == "404"
     finally:
         ami.close()
         responders.stop(ports["flip"])

@@ -97,14 +97,21 @@ int main(void)
 	check("preemption;cause=1;text=\"UA Preemption\", STIR;cause=403, STIR;cause=436",
 		"preemption|1|UA Preemption|-|preemption;cause=1;text=\"UA Preemption\"\n"
 		"STIR|403|-|-|STIR;cause=403\nSTIR|436|-|-|STIR;cause=436");
-	/* A value without parameters, and an unquoted text token */
+	/* A value without parameters, and unquoted texts (not RFC 3326, but sent by carriers) */
 	check("X-Vendor, SIP;cause=480;text=Busy", "X-Vendor|-|-|-|X-Vendor\nSIP|480|Busy|-|SIP;cause=480;text=Busy");
+	check("Q.850;cause=16;text=Normal Clearing ;location=LN",
+		"Q.850|16|Normal Clearing|LN|Q.850;cause=16;text=Normal Clearing ;location=LN");
+	check("Q.850;cause=16;text=Caf\xc3\xa9 \xe9", "Q.850|16|Caf\xc3\xa9 \xe9|-|Q.850;cause=16;text=Caf\xc3\xa9 \xe9");
+	/* A malformed parameter is skipped, the value kept */
+	check("SIP;=5;cause=486, Q.850;cause=17;text=\"ok\" junk;location=U",
+		"SIP|486|-|-|SIP;=5;cause=486\nQ.850|17|-|U|Q.850;cause=17;text=\"ok\" junk;location=U");
 	/* Malformed values are skipped, the others kept */
 	check("Q.850;cause=abc, SIP;cause=486", "SIP|486|-|-|SIP;cause=486");
 	check(";cause=1, Q.850;cause=", "");
 	check("Q.850;cause=3;text=\"unterminated, SIP;cause=486", "");
 	check("SIP;cause=486 junk, Q.850;cause=17", "Q.850|17|-|-|Q.850;cause=17");
-	check("SIP;=5, Q.850;cause=17;text=\"ok\"", "Q.850|17|ok|-|Q.850;cause=17;text=\"ok\"");
+	check("SIP;cause=99999999999999999999, Q.850;cause=17", "SIP|99999999999999999999|-|-|SIP;cause=99999999999999999999\n"
+		"Q.850|17|-|-|Q.850;cause=17");
 	check("", "");
 	check(",,,", "");
 

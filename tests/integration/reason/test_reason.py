@@ -87,6 +87,14 @@ CASES = {
          'Reason: Q.850;cause=3;text="unterminated'],
         {"Protocols": "SIP", "SIP": "486"}, "17"),
     "no-reason": ([], {}, "0"),
+    "unquoted-text": (
+        ["Reason: Q.850;cause=16;text=Normal Clearing"],
+        {"Protocols": "Q.850", "Q850": "16", "Q850Text": "Normal Clearing",
+         "Q850Raw": "Q.850;cause=16;text=Normal Clearing"}, "16"),
+    # Over 4096 bytes of values: the cause still sees them all; HANGUPCAUSE() keeps whole values.
+    "oversized": (
+        [f'Reason: SIP;cause=480;x-pad="{"x" * 4060}"', "Reason: Q.850;cause=16"],
+        {"Protocols": "SIP", "SIP": "480"}, "16"),
 }
 
 
