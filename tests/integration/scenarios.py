@@ -67,6 +67,17 @@ _OK_TO_REQUEST = """  <send>
   </send>
 """
 
+#: The end of a scenario that hangs up: the BYE's last lines, its {headers}, and the 200 to it.
+_BYE_TAIL = """      Max-Forwards: 70
+{headers}
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"""
+
 UAC_BYE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="uac_bye">
 """ + _INVITE + """  <recv response="180" optional="true"/>
@@ -81,15 +92,7 @@ UAC_BYE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       Call-ID: [call_id]
       CSeq: 2 BYE
       Contact: <sip:sipp@[local_ip]:[local_port]>
-      Max-Forwards: 70
-{headers}
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200" crlf="true"/>
-</scenario>
-"""
+""" + _BYE_TAIL
 
 UAC_CANCEL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="uac_cancel">
@@ -207,15 +210,7 @@ UAS_BYE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       Call-ID: [call_id]
       CSeq: 1 BYE
       Contact: <sip:uas@[local_ip]:[local_port]>
-      Max-Forwards: 70
-{headers}
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200" crlf="true"/>
-</scenario>
-"""
+""" + _BYE_TAIL
 
 
 #: A UAS that answers with {headers} in its 200 OK and waits for Asterisk's BYE.
