@@ -48,12 +48,21 @@
 #include "asterisk/strings.h"
 #include "asterisk/vector.h"
 
+/* Built out of tree too: the serializer API is a taskpool from 22 and 21.8, a threadpool before */
+#if defined(__has_include) && __has_include("asterisk/taskpool.h")
+#include "asterisk/taskpool.h"
+#define hangup_headers_serializer_current() ast_taskpool_serializer_get_current()
+#else
+#include "asterisk/threadpool.h"
+#define hangup_headers_serializer_current() ast_threadpool_serializer_get_current()
+#endif
+
 /*** DOCUMENTATION
 	<function name="PJSIP_HANGUP_HEADER" language="en_US">
 		<since>
-			<version>20.21.0</version>
+			<version>20.22.0</version>
 			<version>22.12.0</version>
-			<version>23.5.0</version>
+			<version>23.6.0</version>
 		</since>
 		<synopsis>
 			Gets headers of a received BYE, or sets headers on the BYE Asterisk sends.
@@ -104,11 +113,14 @@
 			channel exists. It returns an empty string, without a warning, when no BYE was
 			received (the call ended with a CANCEL, a timeout or a local hangup) or when the header
 			is absent. Header values are returned as received, with line folding replaced by a
-			single space.</para>
+			single space. At most the first 256 headers and 16 KiB of a BYE are kept; each channel
+			keeps the BYEs of at most 8 bridged channels (the oldest is dropped).</para>
 			<para><literal>add</literal>, <literal>update</literal> and <literal>remove</literal>
 			need a PJSIP channel and take effect on the next BYE that Asterisk sends on it; set them
 			in the dialplan before the hangup or in a hangup handler of that channel (which runs
-			before the BYE is sent). They have no effect when the call ends otherwise.</para>
+			before the BYE is sent). They have no effect when the call ends otherwise. A name that
+			is not a token, a value holding a control character and the core headers of the dialog
+			are refused with an error.</para>
 			<example title="Log a header of the BYE that the callee sent">
 			exten => s,1,Dial(PJSIP/bob,,g)
 			 same => n,Verbose(1,Bob said ${PJSIP_HANGUP_HEADER(read,X-Release-Cause,,${DIALEDPEERNAME})})
@@ -129,9 +141,9 @@
 	</function>
 	<function name="PJSIP_HANGUP_HEADERS" language="en_US">
 		<since>
-			<version>20.21.0</version>
+			<version>20.22.0</version>
 			<version>22.12.0</version>
-			<version>23.5.0</version>
+			<version>23.6.0</version>
 		</since>
 		<synopsis>
 			Gets the list of header names of a received BYE.
@@ -164,27 +176,39 @@
 
 /*! \brief At most this many peers' BYEs are kept on one channel (oldest dropped) */
 #define HANGUP_HEADERS_MAX_PEERS 8
+/*! \brief At most this many headers of a received BYE are kept (the first ones) */
+#define HANGUP_HEADERS_MAX_COUNT 256
+/*! \brief At most this many bytes of them (whole headers, the first ones) */
+#define HANGUP_HEADERS_MAX_BYTES 16384
 
-/*! \brief One header of a received BYE, as parsed when the dialplan reads it */
+/*! \brief One header of a received BYE, once parsed */
 struct hangup_header {
-	/*! Header name (long form) */
-	char *name;
-	/*! Header value, folding replaced by a space */
-	char *value;
+	/*! Header name as received (long form if it was compact), not NUL-terminated */
+	const char *name;
+	size_t name_len;
+	/*! Header value, folding replaced by a space, NUL-terminated */
+	const char *value;
+	/*! Set on the first header of its name (for the list of names) */
+	unsigned int first:1;
 };
 
-/*! \brief Headers in message order */
-AST_VECTOR(hangup_header_vector, struct hangup_header);
-
 /*!
- * \brief One received BYE (ao2 object, immutable): its header section as received.
+ * \brief One received BYE (ao2 object): its header section as received, parsed once.
  *
- * Receiving a BYE costs one allocation and a copy; the headers are parsed only when
- * the dialplan reads them.
+ * Receiving a BYE costs one allocation and a copy of at most HANGUP_HEADERS_MAX_COUNT
+ * headers and HANGUP_HEADERS_MAX_BYTES bytes. The first read parses it, under the
+ * object's lock, into \a headers; from then on the object is immutable.
  */
 struct hangup_headers {
 	/*! The header lines of the BYE (without request line and body), NUL-terminated */
 	char *raw;
+	/*! Set once parsed */
+	int parsed;
+	/*! The headers in message order (NULL if none, or if parsing failed) */
+	struct hangup_header *headers;
+	size_t count;
+	/*! Storage of the headers' values */
+	char *values;
 	/*! Name of the channel that received the BYE */
 	char chan_name[0];
 };
@@ -248,21 +272,46 @@ static const char *const protected_headers[] = {
 
 /*!
  * \internal
+ * \brief Long form of a header name of \a len characters given in compact form, or NULL.
+ */
+static const char *hangup_headers_compact(const char *name, size_t len)
+{
+	int i;
+
+	if (len != 1) {
+		return NULL;
+	}
+	for (i = 0; i < ARRAY_LEN(compact_forms); i++) {
+		if (tolower((unsigned char) name[0]) == compact_forms[i].compact) {
+			return compact_forms[i].name;
+		}
+	}
+	return NULL;
+}
+
+/*!
+ * \internal
  * \brief Long form of a header name given in compact form, else the name itself.
  */
 static const char *hangup_headers_long_name(const char *name)
 {
-	int i;
+	return S_OR(hangup_headers_compact(name, strlen(name)), name);
+}
 
-	if (!name[0] || name[1]) {
-		return name;
+/*!
+ * \internal
+ * \brief Does the header name of \a len characters match \a pattern (long forms compared,
+ * trailing '*' = prefix)?
+ */
+static int hangup_headers_name_matches_len(const char *name, size_t len, const char *pattern)
+{
+	size_t pattern_len = strlen(pattern);
+
+	if (pattern_len && pattern[pattern_len - 1] == '*') {
+		return len >= pattern_len - 1 && !strncasecmp(name, pattern, pattern_len - 1);
 	}
-	for (i = 0; i < ARRAY_LEN(compact_forms); i++) {
-		if (tolower(name[0]) == compact_forms[i].compact) {
-			return compact_forms[i].name;
-		}
-	}
-	return name;
+	pattern = hangup_headers_long_name(pattern);
+	return len == strlen(pattern) && !strncasecmp(name, pattern, len);
 }
 
 /*!
@@ -271,27 +320,7 @@ static const char *hangup_headers_long_name(const char *name)
  */
 static int hangup_headers_name_matches(const char *name, const char *pattern)
 {
-	size_t len = strlen(pattern);
-
-	if (len && pattern[len - 1] == '*') {
-		return !strncasecmp(name, pattern, len - 1);
-	}
-	return !strcasecmp(name, hangup_headers_long_name(pattern));
-}
-
-/*!
- * \internal
- * \brief A copy of [start, end) without leading and trailing white space.
- */
-static char *hangup_headers_strip_dup(const char *start, const char *end)
-{
-	while (start < end && (*start == ' ' || *start == '\t')) {
-		start++;
-	}
-	while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
-		end--;
-	}
-	return ast_strndup(start, end - start);
+	return hangup_headers_name_matches_len(name, strlen(name), pattern);
 }
 
 /*!
@@ -317,16 +346,29 @@ static const char *hangup_headers_line(const char *pos, const char *end, const c
 	return pos;
 }
 
-/*! \internal \brief Free what hangup_headers_parse() made */
-static void hangup_header_vector_free(struct hangup_header_vector *headers)
+/*! \internal \brief Order of headers by name, then position (for the list of names) */
+static int hangup_headers_cmp(const void *a, const void *b)
 {
-	int i;
+	const struct hangup_header *x = *(const struct hangup_header * const *) a;
+	const struct hangup_header *y = *(const struct hangup_header * const *) b;
+	int res = strncasecmp(x->name, y->name, MIN(x->name_len, y->name_len));
 
-	for (i = 0; i < AST_VECTOR_SIZE(headers); i++) {
-		ast_free(AST_VECTOR_GET(headers, i).name);
-		ast_free(AST_VECTOR_GET(headers, i).value);
+	if (res) {
+		return res;
 	}
-	AST_VECTOR_FREE(headers);
+	if (x->name_len != y->name_len) {
+		return x->name_len < y->name_len ? -1 : 1;
+	}
+	return x < y ? -1 : x > y;
+}
+
+/*! \internal \brief Destructor of a received BYE */
+static void hangup_headers_destroy(void *obj)
+{
+	struct hangup_headers *bye = obj;
+
+	ast_free(bye->headers);
+	ast_free(bye->values);
 }
 
 /*!
@@ -336,50 +378,72 @@ static void hangup_header_vector_free(struct hangup_header_vector *headers)
  * The raw header section is read rather than pjproject's parsed headers so that values
  * come back exactly as sent (pjproject rewrites typed headers and loses folded lines).
  * A line starting with white space continues the previous header (RFC 3261 7.3.1): it is
- * joined with one space. Compact names are given their long form.
+ * joined with one space. A line without a colon is skipped. Compact names are given their
+ * long form. Linear in the size of the section, plus O(n log n) in the number of headers to
+ * mark the first header of each name.
  *
- * \retval 0 success (\a out to be freed with hangup_header_vector_free())
- * \retval -1 allocation failure
+ * \note Called once per BYE, with the object locked.
  */
-static int hangup_headers_parse(const struct hangup_headers *bye, struct hangup_header_vector *out)
+static void hangup_headers_parse(struct hangup_headers *bye)
 {
-	const char *pos = bye->raw;
-	const char *end = pos + strlen(pos);
+	const char *end = bye->raw + strlen(bye->raw);
+	const char *pos;
 	const char *next;
+	const char *stop;
+	struct hangup_header *header = NULL;
+	struct hangup_header **order;
+	char *out;
+	size_t lines = 0;
+	size_t i;
 
-	if (AST_VECTOR_INIT(out, 16)) {
-		return -1;
+	for (pos = bye->raw; pos < end; pos = next) {
+		next = hangup_headers_line(pos, end, &stop);
+		lines++;
+	}
+	if (!lines) {
+		return;
+	}
+	/* Values never grow: a header's value and its NUL fit in its own line and colon */
+	bye->headers = ast_calloc(lines, sizeof(*bye->headers));
+	bye->values = ast_malloc(end - bye->raw + 1);
+	if (!bye->headers || !bye->values) {
+		ast_free(bye->headers);
+		bye->headers = NULL;
+		return;
 	}
 
-	for (; pos < end; pos = next) {
-		const char *stop;
+	out = bye->values;
+	for (pos = bye->raw; pos < end; pos = next) {
 		const char *colon;
-		struct hangup_header header;
+		const char *long_name;
 
 		next = hangup_headers_line(pos, end, &stop);
-		if (stop == pos) {
-			continue;
-		}
-
 		if (*pos == ' ' || *pos == '\t') {
-			struct hangup_header *last;
-			char *more = hangup_headers_strip_dup(pos, stop);
-			char *joined = NULL;
-
-			if (!more || !AST_VECTOR_SIZE(out)) {
-				ast_free(more);
+			/* Continuation of the header before, if any: one space, then the text */
+			if (!header) {
 				continue;
 			}
-			last = AST_VECTOR_GET_ADDR(out, AST_VECTOR_SIZE(out) - 1);
-			if (ast_asprintf(&joined, "%s%s%s", last->value, *last->value && *more ? " " : "", more) < 0) {
-				ast_free(more);
-				hangup_header_vector_free(out);
-				return -1;
+			while (pos < stop && (*pos == ' ' || *pos == '\t')) {
+				pos++;
 			}
-			ast_free(more);
-			ast_free(last->value);
-			last->value = joined;
+			while (stop > pos && (stop[-1] == ' ' || stop[-1] == '\t')) {
+				stop--;
+			}
+			if (pos < stop) {
+				/* out points at the value's NUL */
+				if (out > header->value) {
+					*out++ = ' ';
+				}
+				memcpy(out, pos, stop - pos);
+				out += stop - pos;
+				*out = '\0';
+			}
 			continue;
+		}
+		if (header) {
+			/* The header before is complete */
+			out++;
+			header = NULL;
 		}
 
 		colon = memchr(pos, ':', stop - pos);
@@ -387,63 +451,123 @@ static int hangup_headers_parse(const struct hangup_headers *bye, struct hangup_
 			ast_debug(1, "Ignoring a BYE header line without a colon on %s.\n", bye->chan_name);
 			continue;
 		}
-		header.name = hangup_headers_strip_dup(pos, colon);
-		if (header.name && strlen(header.name) == 1) {
-			char *long_name = ast_strdup(hangup_headers_long_name(header.name));
-
-			ast_free(header.name);
-			header.name = long_name;
+		header = &bye->headers[bye->count++];
+		header->name = pos;
+		header->name_len = colon - pos;
+		while (header->name_len && (pos[header->name_len - 1] == ' ' || pos[header->name_len - 1] == '\t')) {
+			header->name_len--;
 		}
-		header.value = hangup_headers_strip_dup(colon + 1, stop);
-		if (!header.name || !header.value || AST_VECTOR_APPEND(out, header)) {
-			ast_free(header.name);
-			ast_free(header.value);
-			hangup_header_vector_free(out);
-			return -1;
+		long_name = hangup_headers_compact(header->name, header->name_len);
+		if (long_name) {
+			header->name = long_name;
+			header->name_len = strlen(long_name);
 		}
+		for (pos = colon + 1; pos < stop && (*pos == ' ' || *pos == '\t'); pos++) {
+		}
+		while (stop > pos && (stop[-1] == ' ' || stop[-1] == '\t')) {
+			stop--;
+		}
+		header->value = out;
+		memcpy(out, pos, stop - pos);
+		out += stop - pos;
+		*out = '\0';
 	}
 
-	return 0;
+	/* Mark the first header of each name: sort pointers by name, then position */
+	order = bye->count ? ast_malloc(bye->count * sizeof(*order)) : NULL;
+	if (order) {
+		for (i = 0; i < bye->count; i++) {
+			order[i] = &bye->headers[i];
+		}
+		qsort(order, bye->count, sizeof(*order), hangup_headers_cmp);
+		for (i = 0; i < bye->count; i++) {
+			order[i]->first = !i || order[i - 1]->name_len != order[i]->name_len
+				|| strncasecmp(order[i - 1]->name, order[i]->name, order[i]->name_len);
+		}
+		ast_free(order);
+	}
+}
+
+/*!
+ * \internal
+ * \brief The parsed headers of a received BYE, parsing it on the first call.
+ * \return the number of headers (their array in bye->headers)
+ */
+static size_t hangup_headers_parsed(struct hangup_headers *bye)
+{
+	ao2_lock(bye);
+	if (!bye->parsed) {
+		hangup_headers_parse(bye);
+		bye->parsed = 1;
+	}
+	ao2_unlock(bye);
+	return bye->headers ? bye->count : 0;
 }
 
 /*!
  * \internal
  * \brief Keep the header section of a received message: one allocation, no parsing.
+ *
+ * Whole headers, at most HANGUP_HEADERS_MAX_COUNT and HANGUP_HEADERS_MAX_BYTES bytes, the
+ * first ones; a header holding a NUL byte ends the section.
+ *
  * \retval NULL on allocation failure
  */
 static struct hangup_headers *hangup_headers_copy(const pjsip_rx_data *rdata, const char *chan_name)
 {
 	const char *start = rdata->msg_info.msg_buf;
 	const char *end = start ? start + rdata->msg_info.len : NULL;
+	const char *keep;
 	const char *pos;
+	const char *next;
 	const char *stop;
 	struct hangup_headers *bye;
 	size_t name_len = strlen(chan_name);
+	int count = 0;
+	int whole = 1;
 
+	if (!start) {
+		start = end = "";
+	}
 	/* From after the request line to the empty line before the body */
-	start = start ? hangup_headers_line(start, end, &stop) : NULL;
-	for (pos = start; pos < end; ) {
-		const char *line = pos;
-
-		pos = hangup_headers_line(pos, end, &stop);
-		if (stop == line) {
-			pos = line;
+	start = hangup_headers_line(start, end, &stop);
+	for (keep = pos = start; pos < end; pos = next) {
+		next = hangup_headers_line(pos, end, &stop);
+		if (stop == pos) {
+			break;
+		}
+		if (memchr(pos, '\0', stop - pos)) {
+			whole = 0;
+			break;
+		}
+		if (*pos != ' ' && *pos != '\t') {
+			/* Everything before this line is whole headers */
+			keep = pos;
+			if (++count > HANGUP_HEADERS_MAX_COUNT) {
+				whole = 0;
+				break;
+			}
+		}
+		if (next - start > HANGUP_HEADERS_MAX_BYTES) {
+			whole = 0;
 			break;
 		}
 	}
-	stop = pos;
+	if (whole) {
+		keep = pos;
+	} else {
+		ast_debug(1, "Keeping the first %d bytes of the headers of the BYE received on %s.\n",
+			(int) (keep - start), chan_name);
+	}
 
-	bye = ao2_alloc_options(sizeof(*bye) + name_len + 1 + (stop > start ? stop - start : 0) + 1, NULL,
-		AO2_ALLOC_OPT_LOCK_NOLOCK);
+	bye = ao2_alloc(sizeof(*bye) + name_len + 1 + (keep - start) + 1, hangup_headers_destroy);
 	if (!bye) {
 		return NULL;
 	}
 	memcpy(bye->chan_name, chan_name, name_len + 1);
 	bye->raw = bye->chan_name + name_len + 1;
-	if (stop > start) {
-		memcpy(bye->raw, start, stop - start);
-	}
-	bye->raw[stop > start ? stop - start : 0] = '\0';
+	memcpy(bye->raw, start, keep - start);
+	bye->raw[keep - start] = '\0';
 	return bye;
 }
 
@@ -456,6 +580,8 @@ static void hangup_headers_store_destroy(void *data)
 	AST_VECTOR_CALLBACK_VOID(&store->peers, ao2_ref, -1);
 	AST_VECTOR_FREE(&store->peers);
 	ast_free(store);
+	/* Taken in hangup_headers_store_get(): the channel may outlive every PJSIP session */
+	ast_module_unref(AST_MODULE_SELF);
 }
 
 /*! \brief Channel datastore holding received BYE headers */
@@ -489,6 +615,7 @@ static struct hangup_headers_store *hangup_headers_store_get(struct ast_channel 
 		ast_datastore_free(datastore);
 		return NULL;
 	}
+	ast_module_ref(AST_MODULE_SELF);
 	datastore->data = store;
 	if (ast_channel_datastore_add(chan, datastore)) {
 		ast_datastore_free(datastore);
@@ -630,10 +757,10 @@ static int func_hangup_header_read(struct ast_channel *chan, const char *functio
 	struct ast_str **buf, ssize_t maxlen)
 {
 	RAII_VAR(struct hangup_headers *, bye, NULL, ao2_cleanup);
-	struct hangup_header_vector headers;
+	size_t count;
+	size_t i;
 	int number;
 	int seen = 0;
-	int i;
 	AST_DECLARE_APP_ARGS(args,
 		AST_APP_ARG(action);
 		AST_APP_ARG(name);
@@ -667,23 +794,18 @@ static int func_hangup_header_read(struct ast_channel *chan, const char *functio
 			S_OR(args.channel, ast_channel_name(chan)));
 		return 0;
 	}
-	if (hangup_headers_parse(bye, &headers)) {
-		return -1;
-	}
 
-	for (i = 0; i < AST_VECTOR_SIZE(&headers); i++) {
-		const struct hangup_header *header = AST_VECTOR_GET_ADDR(&headers, i);
+	count = hangup_headers_parsed(bye);
+	for (i = 0; i < count; i++) {
+		const struct hangup_header *header = &bye->headers[i];
 
-		if (hangup_headers_name_matches(header->name, args.name) && ++seen == number) {
+		if (hangup_headers_name_matches_len(header->name, header->name_len, args.name) && ++seen == number) {
 			ast_str_set(buf, maxlen, "%s", header->value);
-			break;
+			return 0;
 		}
 	}
-	if (i == AST_VECTOR_SIZE(&headers)) {
-		ast_debug(1, "%s: the BYE of %s has no header %s number %d.\n", function,
-			bye->chan_name, args.name, number);
-	}
-	hangup_header_vector_free(&headers);
+	ast_debug(1, "%s: the BYE of %s has no header %s number %d.\n", function,
+		bye->chan_name, args.name, number);
 	return 0;
 }
 
@@ -695,10 +817,9 @@ static int func_hangup_headers_read(struct ast_channel *chan, const char *functi
 	struct ast_str **buf, ssize_t maxlen)
 {
 	RAII_VAR(struct hangup_headers *, bye, NULL, ao2_cleanup);
-	struct hangup_header_vector headers;
 	size_t prefix_len;
-	int i;
-	int j;
+	size_t count;
+	size_t i;
 	AST_DECLARE_APP_ARGS(args,
 		AST_APP_ARG(prefix);
 		AST_APP_ARG(channel);
@@ -719,28 +840,18 @@ static int func_hangup_headers_read(struct ast_channel *chan, const char *functi
 	if (!bye) {
 		return 0;
 	}
-	if (hangup_headers_parse(bye, &headers)) {
-		return -1;
-	}
 
-	for (i = 0; i < AST_VECTOR_SIZE(&headers); i++) {
-		const char *name = AST_VECTOR_GET(&headers, i).name;
+	/* Each name once, in the order of its first appearance */
+	count = hangup_headers_parsed(bye);
+	for (i = 0; i < count; i++) {
+		const struct hangup_header *header = &bye->headers[i];
 
-		if (prefix_len && strncasecmp(name, args.prefix, prefix_len)) {
+		if (!header->first || header->name_len < prefix_len || strncasecmp(header->name, args.prefix, prefix_len)) {
 			continue;
 		}
-		for (j = 0; j < i; j++) {
-			if (!strcasecmp(AST_VECTOR_GET(&headers, j).name, name)) {
-				break;
-			}
-		}
-		if (j < i) {
-			/* Listed already */
-			continue;
-		}
-		ast_str_append(buf, maxlen, "%s%s", ast_str_strlen(*buf) ? "," : "", name);
+		ast_str_append(buf, maxlen, "%s%.*s", ast_str_strlen(*buf) ? "," : "",
+			(int) header->name_len, header->name);
 	}
-	hangup_header_vector_free(&headers);
 	return 0;
 }
 
@@ -948,6 +1059,20 @@ static int hangup_header_write_task(void *obj)
 
 /*!
  * \internal
+ * \brief Does \a value hold a control character (CR, LF, NUL's kin, DEL, TAB included)?
+ */
+static int hangup_headers_has_control(const char *value)
+{
+	for (; *value; value++) {
+		if (iscntrl((unsigned char) *value)) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*!
+ * \internal
  * \brief Write callback of PJSIP_HANGUP_HEADER(add|update|remove,...)
  */
 static int func_hangup_header_write(struct ast_channel *chan, const char *function, char *data,
@@ -986,8 +1111,8 @@ static int func_hangup_header_write(struct ast_channel *chan, const char *functi
 		ast_log(LOG_ERROR, "%s: header %s of a BYE cannot be changed.\n", function, args.name);
 		return -1;
 	}
-	if (strpbrk(S_OR(value, ""), "\r\n")) {
-		ast_log(LOG_ERROR, "%s: the value of header %s holds a line break.\n", function, args.name);
+	if (hangup_headers_has_control(S_OR(value, ""))) {
+		ast_log(LOG_ERROR, "%s: the value of header %s holds a control character.\n", function, args.name);
 		return -1;
 	}
 	write_args.number = hangup_headers_number(function, args.number);
@@ -1023,7 +1148,12 @@ static void hangup_headers_outgoing_request(struct ast_sip_session *session, pjs
 	pjsip_hdr *next;
 	int i;
 
-	if (pjsip_method_cmp(&tdata->msg->line.req.method, &pjsip_bye_method)) {
+	if (pjsip_method_cmp(&tdata->msg->line.req.method, &pjsip_bye_method)
+		/*
+		 * The headers to send are changed on the session's serializer only; a BYE sent
+		 * elsewhere (e.g. resent with credentials) is a copy that already carries them.
+		 */
+		|| session->serializer != hangup_headers_serializer_current()) {
 		return;
 	}
 	out = outgoing_headers_get(session, 0);
@@ -1087,6 +1217,14 @@ static int unload_module(void)
 
 static int load_module(void)
 {
+	/* Upstream PR #1409 registers these names in res_pjsip_header_funcs */
+	if (ast_custom_function_find(hangup_header_function.name)
+		|| ast_custom_function_find(hangup_headers_function.name)) {
+		ast_log(LOG_ERROR, "%s and %s are provided by another module already (res_pjsip_header_funcs?): "
+			"not loading res_pjsip_hangup_headers.\n", hangup_header_function.name,
+			hangup_headers_function.name);
+		return AST_MODULE_LOAD_DECLINE;
+	}
 	if (ast_custom_function_register(&hangup_header_function)
 		|| ast_custom_function_register(&hangup_headers_function)) {
 		unload_module();

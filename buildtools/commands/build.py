@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from buildtools.build import PROFILES
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from buildtools.cli import Context
@@ -43,10 +46,15 @@ class BuildCommand:
         from buildtools.build import build
         from buildtools.commands.apply import open_tree
         from buildtools.paths import project_root
-        from buildtools.series import Series
+        from buildtools.series import Series, Stamp
 
         tree = open_tree(ctx.workdir, args.tree)
-        modules = Series.select(project_root(), tree.version).module_names
+        if Stamp.load(tree) is None:
+            # An unpatched tree (e.g. stock Asterisk for a benchmark): build it as it is.
+            log.info("%s is not patched (no `buildtools apply`): building stock Asterisk", tree.path)
+            modules = []
+        else:
+            modules = Series.select(project_root(), tree.version).module_names
         prefix = build(tree, ctx.workdir, args.prefix or ctx.workdir.prefix, profile=args.profile, jobs=args.jobs,
                        modules=modules)
         print_result(tree.version, prefix)

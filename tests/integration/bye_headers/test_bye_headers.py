@@ -6,6 +6,7 @@ the dialplan reads arrives as a base64 field of an AMI UserEvent (see extensions
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -177,8 +178,30 @@ def test_misuse_is_one_error_line_each(ast, ami, sipp):
         "PJSIP_HANGUP_HEADER: invalid header number 'zero', must be 1 or more.",
         "PJSIP_HANGUP_HEADER: header CSeq of a BYE cannot be changed.",
         "PJSIP_HANGUP_HEADER: 'X:Bad' is not a header name.",
+        "PJSIP_HANGUP_HEADER: the value of header X-Tab holds a control character.",
     ]
     assert "fully booted" in ast.cli("core waitfullybooted").stdout
+
+
+def test_declines_where_the_functions_exist(ast, tmp_path):
+    """Where PJSIP_HANGUP_HEADER(S) are registered already (upstream PR #1409 adds them to
+    res_pjsip_header_funcs), the module declines to load with one error line. A second copy of the
+    module, loaded under another name, stands in for that module."""
+    installed = ast.prefix / "lib" / "asterisk" / "modules" / "res_pjsip_hangup_headers.so"
+    copy = tmp_path / "res_pjsip_hangup_headers_copy.so"
+    copy.write_bytes(installed.read_bytes())
+    before = len(ast.warnings())
+    # "module load" takes a path relative to the module directory
+    ast.cli(f"module load {os.path.relpath(copy, installed.parent)}", check=False)
+    errors = [line.split(": ", 1)[-1] for line in ast.warnings()[before:]]
+    assert errors == ["PJSIP_HANGUP_HEADER and PJSIP_HANGUP_HEADERS are provided by another module already "
+                      "(res_pjsip_header_funcs?): not loading res_pjsip_hangup_headers."]
+    shown = {line.split()[0].rsplit("/", 1)[-1]: line for line in
+             ast.cli("module show like hangup_headers").stdout.splitlines() if ".so" in line}
+    assert "Not Running" in shown["res_pjsip_hangup_headers_copy.so"]
+    assert " Running" in shown["res_pjsip_hangup_headers.so"] and "Not" not in shown["res_pjsip_hangup_headers.so"]
+    # The functions are still those of the loaded module.
+    assert "Gets headers of a received BYE" in ast.cli("core show function PJSIP_HANGUP_HEADER").stdout
 
 
 def test_documented(ast):

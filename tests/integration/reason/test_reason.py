@@ -108,8 +108,8 @@ def test_bye_reason_read_in_own_hangup_handler(case, ast, ami, sipp, scenario, n
     headers, expected, cause = CASES[case]
     got, hangupcause = inbound_bye(ast, ami, sipp, scenario, headers)
     assert got == {**EMPTY, **expected}
-    # ${HANGUPCAUSE} in the handler: the first Q.850 cause, else the first SIP cause mapped to
-    # Q.850, else not set yet (0).
+    # ${HANGUPCAUSE} in the handler: a Q.850 cause, else a SIP cause mapped to Q.850, else not set
+    # yet (0); per protocol the last line wins (test_stock_rule.py).
     assert hangupcause == cause
 
 
@@ -226,3 +226,56 @@ def test_documented(ast):
     assert "The Reason header values (RFC 3326) that ended the channel" in out
     out = ast.cli("config show help res_pjsip endpoint ignore_reason_hangupcause").stdout
     assert "Do not set the hangup cause from a received Reason header" in out
+
+
+# An answered call: Asterisk sends a re-INVITE, the caller answers 488 (with a Reason), then hangs
+# up with a BYE carrying {headers}.
+UAC_REINVITE_488 = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uac_reinvite_488">
+""" + scenarios._INVITE.replace("<send retrans", "<send retrans", 1) + """  <recv response="180" optional="true"/>
+  <recv response="200" rtd="true" rrs="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="remote_to"/>
+    </action>
+  </recv>
+""" + scenarios._ACK + """  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 488 Not Acceptable Here
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Reason: Q.850;cause=65;text="re-INVITE refused"
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To:[$remote_to]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+""" + scenarios._BYE_TAIL
+
+
+@pytest.mark.parametrize("bye_reason, expected", [
+    (['Reason: Q.850;cause=16;text="Normal call clearing"'],
+     {"Protocols": "Q.850", "Q850": "16", "Q850Text": "Normal call clearing",
+      "Q850Raw": 'Q.850;cause=16;text="Normal call clearing"'}),
+    ([], {}),
+], ids=["bye-with-reason", "bye-without-reason"])
+def test_reinvite_488_neither_sets_nor_erases_reason(bye_reason, expected, ast, ami, sipp, scenario,
+                                                     no_new_warnings):
+    uac = sipp(scenario(UAC_REINVITE_488, "uac_reinvite", bye_reason), ast.sip_port, service="reinvite",
+               variables={"target": "none"})
+    assert_sipp_ok(uac.wait())
+    event = ami.wait_event("UserEvent", UserEvent="Reason", Case="reinvite")
+    # Only what ended the call: the BYE's Reason, never the 488's (a response to a re-INVITE).
+    assert reasons(event) == {**EMPTY, **expected}
