@@ -178,7 +178,7 @@ def run(prefix: Path, build: str, case: str, calls: int, work: Path) -> Result:
         else:
             uac_xml = scenarios.render(scenarios.UAC_BYE, work / "uac.xml", PLAIN_BYE, pause=0)
             uac = Sipp(uac_xml, ast.sip_port, work, service=case, calls=calls, timeout=900,
-                       variables={"target": "none"}, extra=["-r", "200", "-l", "50"])
+                       variables={"target": "none"}, extra=["-r", "400", "-l", "100"])
             ok = uac.wait().ok
         elapsed = time.monotonic() - t0
         cpu = cpu_seconds(pid) - cpu0
