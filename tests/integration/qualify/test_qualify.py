@@ -292,3 +292,11 @@ def test_option_documented(env):
     out = ast.cli("config show help res_pjsip aor qualify_reachable_codes").stdout
     assert "OPTIONS reply codes that mean the contact is reachable" in out
     assert "No reply at all (timeout, transport error) is always unreachable" in " ".join(out.split())
+    # Every AMI event that carries the new fields documents them.
+    synopsis = "QualifyReachableCodes OPTIONS reply codes that mean the contact is reachable"
+    for event in ("AorDetail", "AorList", "ContactList", "ContactStatusDetail", "InboundRegistrationDetail"):
+        out = " ".join(ast.cli(f"manager show event {event}").stdout.split())
+        assert synopsis in out or "QualifyReachableCodes The reply codes that mean reachable" in out, event
+    for event in ("ContactStatus", "ContactStatusDetail"):
+        out = " ".join(ast.cli(f"manager show event {event}").stdout.split())
+        assert "LastReplyCode" in out and "LastReplyReason" in out, event

@@ -226,6 +226,9 @@ def test_documented(ast):
     assert "The Reason header values (RFC 3326) that ended the channel" in out
     out = ast.cli("config show help res_pjsip endpoint ignore_reason_hangupcause").stdout
     assert "Do not set the hangup cause from a received Reason header" in out
+    # The AMI event that carries the option documents it.
+    out = " ".join(ast.cli("manager show event EndpointDetail").stdout.split())
+    assert "IgnoreReasonHangupcause Do not set the hangup cause from a received Reason header" in out
 
 
 # An answered call: Asterisk sends a re-INVITE, the caller answers 488 (with a Reason), then hangs
