@@ -10,6 +10,8 @@ Cases (each run on the patched prefix and on a stock prefix of the same version)
                PJSIP_RESPONSE_HEADERS(X,<leg>) (stock: the same call reads its own, absent, 200)
   plain        ordinary calls (a BYE with 12 X- headers), nothing read; patched: module loaded
   plain-read   the same, the hangup handler reading two BYE headers (patched only)
+  503          ordinary failed calls: a SIPp callee answers 503 with 6 headers, the caller reads
+               PJSIP_RESPONSE_HEADER(read,X-Reason,,<leg>) (stock: reads its own, absent, 200)
 
 For each: Asterisk's CPU time per call (utime+stime of the process, /proc), calls per second over
 the run, and its resident memory before and after the calls, then the patched/stock ratios.
@@ -74,6 +76,10 @@ exten => dial,1,Answer()
  same => n,Dial(${PJSIP_HEADER(read,X-Target)},5)
  same => n,Set(x=${PJSIP_RESPONSE_HEADERS(X,${HANGUPCAUSE_KEYS()})})
  same => n,Hangup()
+exten => 503,1,Answer()
+ same => n,Dial(${PJSIP_HEADER(read,X-Target)},5)
+ same => n,Set(x=${PJSIP_RESPONSE_HEADER(read,X-Reason,,${HANGUPCAUSE_KEYS()})})
+ same => n,Hangup()
 [read-plain]
 exten => s,1,Set(x=${PJSIP_HANGUP_HEADER(read,X-Bench-1)}${PJSIP_HANGUP_HEADERS(X-)})
  same => n,Return()
@@ -86,6 +92,8 @@ READ_BYE = {
 
 MANY = [f"X{i}: v" for i in range(6000)]
 PLAIN_BYE = [f"X-Bench-{i}: value number {i} of the benchmark, long enough to matter" for i in range(12)]
+FAIL_HEADERS = ["Retry-After: 60", "X-Reason: route-closed", "X-Billing-Id: 1", "X-Billing-Id: 2",
+                "Warning: 399 proxy \"busy\"", "X-Long: " + "x" * 300]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -175,6 +183,15 @@ def run(prefix: Path, build: str, case: str, calls: int, work: Path) -> Result:
                 ok = uac.wait().ok
             finally:
                 uas.close()
+        elif case == "503":
+            uas_xml = scenarios.render(scenarios.UAS_FAIL, work / "uas.xml", FAIL_HEADERS, code=503,
+                                       phrase="Service Unavailable", pause=0)
+            uas = Sipp(uas_xml, 0, work, calls=calls, timeout=900)
+            uac_xml = scenarios.render(scenarios.UAC_WAIT, work / "uac.xml")
+            uac = Sipp(uac_xml, ast.sip_port, work, service="503", calls=calls, timeout=900,
+                       variables={"target": f"PJSIP/sipp/sip:uas@127.0.0.1:{uas.port}"},
+                       extra=["-r", "50", "-l", "20"])
+            ok = uac.wait().ok and uas.wait().ok
         else:
             uac_xml = scenarios.render(scenarios.UAC_BYE, work / "uac.xml", PLAIN_BYE, pause=0)
             uac = Sipp(uac_xml, ast.sip_port, work, service=case, calls=calls, timeout=900,
@@ -213,7 +230,7 @@ def main() -> int:
     parser.add_argument("--plain-calls", type=int, default=1000, help="calls of each ordinary case")
     parser.add_argument("--prefix", type=Path, default=None, help="patched prefix (default: build it)")
     parser.add_argument("--stock-prefix", type=Path, default=None, help="stock prefix of the same version")
-    parser.add_argument("--cases", default="bye-6000,486-6000,plain,plain-read")
+    parser.add_argument("--cases", default="bye-6000,486-6000,plain,plain-read,503")
     args = parser.parse_args()
     if args.prefix is None:
         from buildtools.build import ensure_built
