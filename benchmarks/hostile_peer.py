@@ -39,13 +39,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from integration import scenarios  # noqa: E402
-from integration.rawsip import RawUac  # noqa: E402
-
-from buildtools.sandbox import AsteriskSandbox, Sipp, make_root, remove_root  # noqa: E402
+from buildtools.testing import scenarios
+from buildtools.testing.asterisk import AsteriskSandbox, make_root, remove_root
+from buildtools.testing.process import wait_until
+from buildtools.testing.rawsip import RawUac
+from buildtools.testing.sipp import Sipp
 
 PJSIP = """[transport-udp]
 type = transport
@@ -199,7 +197,8 @@ def run(prefix: Path, build: str, case: str, calls: int, work: Path) -> Result:
             ok = uac.wait().ok
         elapsed = time.monotonic() - t0
         cpu = cpu_seconds(pid) - cpu0
-        time.sleep(1)  # channels gone
+        wait_until(lambda: ast.cli("core show channels count").stdout.startswith("0 active channels"),
+                   30, "channels gone")
         return Result(calls, ok, cpu / calls * 1e6, calls / elapsed, rss0, rss_mib(pid))
     finally:
         ast.stop()

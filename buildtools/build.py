@@ -14,6 +14,7 @@ from pathlib import Path
 
 from buildtools import sources
 from buildtools.errors import BuildError
+from buildtools.modules import MINIMAL_MODULES
 from buildtools.paths import Workdir, project_root
 from buildtools.series import Series, applied_series_hash, apply_series
 from buildtools.tree import Tree
@@ -24,22 +25,6 @@ log = logging.getLogger("buildtools")
 
 PROFILES = ("minimal", "full")
 BUILD_STAMP = ".buildtools-build.json"
-# Enough for res_pjsip work and SIPp tests (BUILD.md), plus what our tests drive from the dialplan.
-MINIMAL_MODULES = (
-    "chan_pjsip", "res_pjproject", "res_pjsip", "res_pjsip_session", "res_pjsip_pubsub",
-    "res_pjsip_authenticator_digest", "res_pjsip_outbound_authenticator_digest",
-    "res_pjsip_endpoint_identifier_ip", "res_pjsip_endpoint_identifier_user",
-    "res_pjsip_endpoint_identifier_anonymous", "res_pjsip_outbound_registration", "res_pjsip_registrar",
-    "res_pjsip_path", "res_pjsip_header_funcs", "res_pjsip_rfc3326", "res_pjsip_sdp_rtp", "res_pjsip_caller_id",
-    "res_pjsip_diversion", "res_pjsip_nat", "res_pjsip_dtmf_info", "res_pjsip_logger", "res_pjsip_notify",
-    "res_pjsip_acl", "res_pjsip_refer", "res_pjsip_options", "res_pjsip_exten_state",
-    "res_sorcery_config", "res_sorcery_memory", "res_sorcery_astdb", "res_sorcery_memory_cache",
-    "res_rtp_asterisk", "res_timing_timerfd", "res_musiconhold", "res_clioriginate",
-    "bridge_simple", "bridge_native_rtp", "pbx_config",
-    "app_dial", "app_echo", "app_playback", "app_verbose", "app_stack", "app_senddtmf", "app_userevent",
-    "app_system", "app_db", "func_hangupcause", "func_channel", "func_strings", "func_callerid", "func_logic",
-    "func_config", "func_shell", "func_db", "func_base64", "func_cut", "codec_ulaw", "codec_alaw", "codec_a_mu", "format_wav", "format_pcm",
-)
 
 
 def _compiler() -> str | None:

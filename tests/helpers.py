@@ -1,27 +1,5 @@
-"""Helpers for the integration tests (imported as `from helpers import ...`)."""
+"""Helpers for the integration tests (imported as `from helpers import ...`); they live in
+buildtools.testing.helpers."""
 
-from __future__ import annotations
-
-import base64
-from pathlib import Path
-
-from buildtools.sandbox import SippResult
-
-
-def configs_from(directory: Path, *names: str) -> dict[str, str]:
-    """The named config files of a test directory, as text."""
-    return {name: (directory / name).read_text() for name in names}
-
-
-def b64(event: dict[str, str], key: str) -> str:
-    """Decode a UserEvent field written as ``${BASE64_ENCODE(=<value>)}``.
-
-    The leading ``=`` keeps BASE64_ENCODE from warning about an empty argument.
-    """
-    decoded = base64.b64decode(event[key]).decode()
-    assert decoded.startswith("="), f"{key} was not encoded as =<value>"
-    return decoded[1:]
-
-
-def assert_sipp_ok(result: SippResult) -> None:
-    assert result.ok, f"SIPp failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.errors[-2000:]}"
+from buildtools.testing.helpers import assert_sipp_ok, b64, configs_from  # noqa: F401
+from buildtools.testing.sipp import SippResult  # noqa: F401

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from buildtools.sandbox import AsteriskSandbox
+from buildtools.testing.asterisk import AsteriskSandbox
 
 pytestmark = pytest.mark.asterisk
 
@@ -85,14 +85,11 @@ def meson_modules(asterisk_prefix: Path, asterisk_tree: Path, tmp_path_factory: 
 
 
 @pytest.fixture(scope="module")
-def ast(meson_modules: list[Path], asterisk_prefix: Path, sandbox_root: Path):
+def ast(meson_modules: list[Path], asterisk_prefix: Path, asterisk_factory, sandbox_root: Path):
     tmp = Path(tempfile.mkdtemp(prefix="meson-", dir=sandbox_root))
     prefix = _prefix_with(asterisk_prefix, tmp / "prefix", meson_modules)
-    sandbox = AsteriskSandbox(prefix=prefix, root=tmp / "ast", configs={"pjsip.conf": PJSIP_CONF},
-                              modules=[p.name for p in meson_modules])
-    sandbox.start()  # fails when a requested module did not load
-    yield sandbox
-    sandbox.stop()
+    # fails (and stops Asterisk) when a requested module did not load
+    return asterisk_factory("meson", {"pjsip.conf": PJSIP_CONF}, [p.name for p in meson_modules], prefix=prefix)
 
 
 def test_meson_built_modules_are_the_ones_running(ast: AsteriskSandbox, meson_modules: list[Path]) -> None:

@@ -8,14 +8,14 @@ a SIPp backend and answers 503 itself when the backend does not reply.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import contextlib
 import time
 from pathlib import Path
 
 import pytest
 
-from buildtools.sandbox import Sipp, free_port
+from buildtools.testing.kamailio import kamailio
+from buildtools.testing.sipp import Sipp
 
 HERE = Path(__file__).parent
 RESPONDER = HERE / "sipp" / "responder.xml"
@@ -51,13 +51,12 @@ class Responders:
                             .replace("{phrase}", phrase or PHRASES[code]), encoding="latin-1")
         self.running[port] = Sipp(scenario, 0, self.workdir, port=port, calls=1000000, timeout=900,
                                   variables={"peer": peer})
-        time.sleep(0.2)
+        self.running[port].wait_ready()
 
     def stop(self, port: int) -> None:
         proc = self.running.pop(port, None)
-        if proc and proc.proc.poll() is None:
-            proc.proc.terminate()
-            proc.proc.wait(timeout=10)
+        if proc:
+            proc.stop()
 
     def messages(self, port: int) -> str:
         proc = self.running[port]
@@ -73,38 +72,31 @@ def kamailio_cfg(listen: int, backend: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def env(asterisk_factory, sandbox_root):
-    ports = {name: free_port() for name in ("200", "404", "405", "408", "503", "dead", "flip", "direct",
-                                            "kamailio", "backend")}
-    responders = Responders(sandbox_root)
-    for code in (200, 404, 405, 408, 503):
-        responders.start(ports[str(code)], code)
-    responders.start(ports["direct"], 200, peer="direct")
+def env(asterisk_factory, sandbox_root, ports):
+    names = ("200", "404", "405", "408", "503", "dead", "flip", "direct", "kamailio", "backend")
+    port = dict(zip(names, ports.many(len(names))))
+    with contextlib.ExitStack() as stack:  # whatever started is stopped, also when a later start fails
+        responders = Responders(sandbox_root)
+        stack.callback(responders.stop_all)
+        for code in (200, 404, 405, 408, 503):
+            responders.start(port[str(code)], code)
+        responders.start(port["direct"], 200, peer="direct")
 
-    kamailio_dir = sandbox_root / "kamailio"
-    kamailio_dir.mkdir(exist_ok=True)
-    (kamailio_dir / "kamailio.cfg").write_text(kamailio_cfg(ports["kamailio"], ports["backend"]))
-    kamailio_bin = shutil.which("kamailio") or "/usr/sbin/kamailio"
-    kamailio = subprocess.Popen(
-        [kamailio_bin, "-f", str(kamailio_dir / "kamailio.cfg"), "-DD", "-E", "-n", "1", "-Y",
-         str(kamailio_dir), "-P", str(kamailio_dir / "kamailio.pid")],
-        stdout=open(kamailio_dir / "kamailio.log", "wb"), stderr=subprocess.STDOUT)
-    responders.start(ports["backend"], 200, peer="backend")
+        kamailio_dir = sandbox_root / "kamailio"
+        stack.enter_context(kamailio(kamailio_dir, kamailio_cfg(port["kamailio"], port["backend"]), port["kamailio"]))
+        responders.start(port["backend"], 200, peer="backend")
 
-    pjsip = (HERE / "pjsip.conf").read_text()
-    for setting, option in SETTINGS.items():
-        for reply in REPLIES:
-            pjsip += (f"\n[{setting}-{reply}]\ntype = aor\nqualify_frequency = 1\nqualify_timeout = 0.8\n"
-                      f"contact = sip:{setting}-{reply}@127.0.0.1:{ports[reply]}\n{option}")
-        pjsip += f"\n[ep-{setting}](endpoint-common)\naors = {','.join(f'{setting}-{r}' for r in REPLIES)}\n"
-    for name, value in ports.items():
-        pjsip = pjsip.replace(f"@PORT_{name.upper()}@", str(value))
-    ast = asterisk_factory("qualify", {"pjsip.conf": pjsip,
-                                       "extensions.conf": (HERE / "extensions.conf").read_text()})
-    yield ast, ports, responders, kamailio_dir
-    responders.stop_all()
-    kamailio.terminate()
-    kamailio.wait(timeout=10)
+        pjsip = (HERE / "pjsip.conf").read_text()
+        for setting, option in SETTINGS.items():
+            for reply in REPLIES:
+                pjsip += (f"\n[{setting}-{reply}]\ntype = aor\nqualify_frequency = 1\nqualify_timeout = 0.8\n"
+                          f"contact = sip:{setting}-{reply}@127.0.0.1:{port[reply]}\n{option}")
+            pjsip += f"\n[ep-{setting}](endpoint-common)\naors = {','.join(f'{setting}-{r}' for r in REPLIES)}\n"
+        for name, value in port.items():
+            pjsip = pjsip.replace(f"@PORT_{name.upper()}@", str(value))
+        ast = asterisk_factory("qualify", {"pjsip.conf": pjsip,
+                                           "extensions.conf": (HERE / "extensions.conf").read_text()})
+        yield ast, port, responders, kamailio_dir
 
 
 def contacts(ast) -> dict[str, tuple[str, str]]:
@@ -162,14 +154,9 @@ def test_reply_codes_decide_reachability(env):
 
 def test_ami_contact_status_detail_fields(env):
     ast, _, _, _ = env
-    ami = ast.ami()
-    try:
-        ami.action("PJSIPShowEndpoint", Endpoint="ep-list")
-        time.sleep(1)
-        details = {ev["URI"].split(":")[1].split("@")[0]: ev
-                   for ev in ami.drain("ContactStatusDetail")}
-    finally:
-        ami.close()
+    with ast.ami() as ami:
+        _, events = ami.list_action("PJSIPShowEndpoint", Endpoint="ep-list")
+    details = {ev["URI"].split(":")[1].split("@")[0]: ev for ev in events if ev["Event"] == "ContactStatusDetail"}
     assert details["list-503"]["Status"] == "Unreachable"
     assert details["list-503"]["LastReplyCode"] == "503"
     assert details["list-503"]["LastReplyReason"] == "Service Unavailable"
@@ -187,13 +174,9 @@ def test_registered_contact_takes_the_aor_list(env, sipp):
                   variables={"contact": f"127.0.0.1:{ports['404']}"}).wait()
     assert result.ok, result.stdout[-1500:]
     wait_for(lambda: contacts(ast).get("reg", ("",))[0] == "Avail", what="registered contact")
-    ami = ast.ami()
-    try:
-        ami.action("PJSIPShowEndpoint", Endpoint="reg")
-        time.sleep(1)
-        (detail,) = ami.drain("ContactStatusDetail")
-    finally:
-        ami.close()
+    with ast.ami() as ami:
+        _, events = ami.list_action("PJSIPShowEndpoint", Endpoint="reg")
+    (detail,) = [ev for ev in events if ev["Event"] == "ContactStatusDetail"]
     assert detail["QualifyReachableCodes"] == "2xx,404"
     assert (detail["LastReplyCode"], detail["LastReplyReason"]) == ("404", "Not Found")
 
@@ -252,6 +235,7 @@ def test_unreachable_contact_is_not_dialed(env):
     assert "INVITE sip:fo-down@" not in responders.messages(ports["503"])
 
 
+@pytest.mark.allow_warnings  # chan_pjsip logs that it could not create the session to 'down'
 def test_all_unreachable_means_dial_fails(env):
     ast, _, _, _ = env
     wait_for(lambda: contacts(ast).get("down-503", ("",))[0] == "Unavail", what="down-503")
