@@ -1,4 +1,4 @@
-"""configure, menuselect, make and make install a patched tree; the whole pipeline; ensure_built()."""
+"""configure, menuselect, make and make install a tree (the pipeline is composed in buildtools.pipeline)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from buildtools import sources
 from buildtools.errors import BuildError
 from buildtools.modules import MINIMAL_MODULES
-from buildtools.paths import Workdir, project_root
-from buildtools.series import Series, applied_series_hash, apply_series
+from buildtools.paths import Workdir
+from buildtools.series import applied_series_hash
 from buildtools.tree import Tree
-from buildtools.util import atomic_write, file_lock, run, step
-from buildtools.version import Version, VersionSpec
+from buildtools.util import atomic_write, run, step
 
 log = logging.getLogger("buildtools")
 
 PROFILES = ("minimal", "full")
+#: Seconds between the progress lines of `make` (it prints nothing for minutes otherwise).
+HEARTBEAT = 15.0
 BUILD_STAMP = ".buildtools-build.json"
 
 
@@ -114,7 +114,7 @@ def build(tree: Tree, workdir: Workdir, prefix: Path, *, profile: str = "minimal
     menuselect(tree, workdir, profile, modules)
     jobs = jobs or len(os.sched_getaffinity(0))
     with step("make", workdir.log("make")) as log_path:
-        run(["make", f"-j{jobs}"], tree.path, log_path, "make")
+        run(["make", f"-j{jobs}"], tree.path, log_path, "make", heartbeat=HEARTBEAT)
     stamp = {"version": str(tree.version), "series_hash": applied_series_hash(tree), "profile": profile,
              "tree": str(tree.path)}
     with step("install", workdir.log("install")) as log_path:
@@ -155,47 +155,15 @@ def read_build_stamp(prefix: Path) -> dict | None:
         return None
 
 
-def pipeline(workdir: Workdir, *, source: str = "debian", version: str | None = None, prefix: Path | None = None,
-             profile: str = "minimal", jobs: int | None = None, dest: Path | None = None, url: str | None = None,
-             sha256: str | None = None, suites: Sequence[str] | None = None,
-             tree: Path | None = None) -> tuple[Tree, Path]:
-    """fetch → apply → build, each step incremental; return the tree and the install prefix.
+def pipeline(*args, **kwargs):
+    """Moved to :func:`buildtools.pipeline.pipeline`."""
+    from buildtools.pipeline import pipeline as run_pipeline
 
-    Holds `<workdir>/build.lock`: concurrent pipelines in one workdir run one after the other.
-    """
-    root = project_root()
-    with file_lock(workdir.root / "build.lock"):
-        t = sources.fetch(workdir, source, version, dest, url=url, sha256=sha256, suites=suites, tree=tree)
-        with step("apply", workdir.log("apply")) as log_path:
-            series = Series.select(root, t.version)
-            log.info(apply_series(t, series, log_path).message)
-        prefix = build(t, workdir, prefix or workdir.prefix, profile=profile, jobs=jobs, modules=series.module_names)
-    return t, prefix
+    return run_pipeline(*args, **kwargs)
 
 
-def ensure_built(workdir: Workdir | str | os.PathLike[str] | None = None, version: str = "22", *,
-                 prefix: Path | None = None, profile: str = "minimal", source: str = "debian") -> Path:
-    """An install prefix with Asterisk `version` built with the current patches and modules.
+def ensure_built(*args, **kwargs) -> Path:
+    """Moved to :func:`buildtools.pipeline.ensure_built`."""
+    from buildtools.pipeline import ensure_built as ensure
 
-    Returns at once when `<prefix>/.buildtools-build.json` records the current series hash (and a
-    matching version and profile); otherwise runs the pipeline, incrementally in the existing
-    tree (`workdir` as for --workdir: None means $BUILDTOOLS_WORKDIR or ~/.cache/buildtools).
-    `prefix` defaults to `<workdir>/prefix`. Concurrent callers build one after the other.
-    """
-    ws = workdir if isinstance(workdir, Workdir) else Workdir.resolve(workdir)
-    spec = VersionSpec.parse(version)
-    prefix = Path(prefix).absolute() if prefix else ws.prefix
-    series = Series.select(project_root(), spec)
-    stamp = read_build_stamp(prefix)
-    if (stamp and stamp.get("series_hash") == series.hash and stamp.get("profile") == profile
-            and _version_matches(spec, stamp.get("version")) and has_headers(prefix)):
-        log.debug("%s is up to date (Asterisk %s, series %s)", prefix, stamp["version"], series.hash[:12])
-        return prefix
-    return pipeline(ws, source=source, version=version, prefix=prefix, profile=profile)[1]
-
-
-def _version_matches(spec: VersionSpec, text: str | None) -> bool:
-    try:
-        return text is not None and spec.matches(Version.parse(text))
-    except ValueError:
-        return False
+    return ensure(*args, **kwargs)

@@ -1,4 +1,10 @@
-"""The `buildtools` command line: parser, logging, and errors → exit codes (0 ok, 1 internal, 2 user, 130)."""
+"""The `buildtools` command line: parser, logging, and errors → exit codes.
+
+Exit codes: 0 success; 1 internal error (a bug: traceback in <workdir>/logs/internal-error.log);
+2 usage error (a bad option or environment variable, errors.ConfigError); 3 a step failed
+(fetch, apply, build, sandbox: one `buildtools: error:` line naming it); 130 interrupted.
+`buildtools test` returns pytest's own exit code once pytest ran.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +14,16 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NoReturn
 
-from buildtools.commands import COMMANDS
+from buildtools.commands import COMMANDS, Command
+from buildtools.context import Context
 from buildtools.errors import BuildtoolsError, ConfigError
 from buildtools.paths import Workdir
 
 log = logging.getLogger("buildtools")
 
-
-@dataclass(frozen=True)
-class Context:
-    """What every command gets: the resolved work directory and global flags."""
-
-    workdir: Workdir
-    debug: bool = False
+__all__ = ["Context", "build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,65 +39,63 @@ class _Formatter(logging.Formatter):
         return f"buildtools: {level}{record.getMessage()}"
 
 
-def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
-    """Options accepted before and after the command (after it, they only override when given)."""
+def _add_global_options(parser: argparse.ArgumentParser, defaults: bool, verbosity: bool = True) -> None:
+    """Options accepted before and after the command (after it, they only override when given).
+    After a pass-through command, -v and -q are not ours: they go on with the other arguments."""
     def default(value: object) -> object:
         return value if defaults else argparse.SUPPRESS
 
     parser.add_argument("--workdir", metavar="DIR", default=default(None),
                         help="caches, trees, logs and the default prefix (default: $BUILDTOOLS_WORKDIR "
                              "or ~/.cache/buildtools)")
-    parser.add_argument("-v", "--verbose", action="count", default=default(0),
-                        help="more output (-v: commands and their output)")
-    parser.add_argument("-q", "--quiet", action="count", default=default(0), help="less output")
+    if verbosity:
+        parser.add_argument("-v", "--verbose", action="count", default=default(0),
+                            help="more output (-v: commands and their output)")
+        parser.add_argument("-q", "--quiet", action="count", default=default(0), help="less output")
     parser.add_argument("--debug", action="store_true", default=default(False),
                         help="show tracebacks of internal errors")
 
 
+def _commands() -> list[Command]:
+    return [c() if isinstance(c, type) else c for c in COMMANDS]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subparser per command."""
-    parser = _Parser(prog="buildtools", description="Fetch Asterisk, apply our res_pjsip patches and modules, "
-                                                    "build, install and test it.")
+    parser = _Parser(prog="buildtools", allow_abbrev=False,
+                     description="Fetch Asterisk, apply our res_pjsip patches and modules, build, install, "
+                                 "test and run it.",
+                     epilog="exit codes: 0 ok, 1 internal error, 2 usage error, 3 a step failed, "
+                            "130 interrupted; `test` returns pytest's exit code")
     _add_global_options(parser, defaults=True)
-    common = _Parser(add_help=False)
-    _add_global_options(common, defaults=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for cmd in COMMANDS:
+    for cmd in _commands():
+        common = _Parser(add_help=False, allow_abbrev=False)
+        _add_global_options(common, defaults=False, verbosity=not cmd.passthrough)
         p = sub.add_parser(cmd.name, help=cmd.help, description=inspect.cleandoc(cmd.__doc__ or ""),
-                           formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common])
+                           formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common],
+                           allow_abbrev=False)
         cmd.add_arguments(p)
-        if cmd.passthrough:
-            p.add_argument("passthrough", nargs=argparse.REMAINDER, metavar="...",
-                           help="arguments passed on unchanged")
         p.set_defaults(command=cmd)
     return parser
 
 
-def _options_end(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
-    """Index of the first argument of `argv` that is not one of the parser's own options (or their values)."""
-    actions = parser._option_string_actions  # argparse has no public lookup
-    i = 0
-    while i < len(argv):
-        name = argv[i].split("=", 1)[0]
-        if name not in actions:
-            return i
-        i += 1 if "=" in argv[i] or actions[name].nargs == 0 else 2
-    return i
-
-
-def _mark_passthrough(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """Insert `--` after a pass-through command's own options (argparse.REMAINDER needs it)."""
-    i = _options_end(parser, argv)
-    cmd = next((c for c in COMMANDS if i < len(argv) and c.name == argv[i] and c.passthrough), None)
-    if cmd is None:
-        return argv
-    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    subparser = subparsers.choices[cmd.name]
-    rest = argv[i + 1:]
-    j = _options_end(subparser, rest)
-    if j < len(rest) and rest[j] == "--":
-        return argv
-    return [*argv[:i + 1], *rest[:j], "--", *rest[j:]]
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse `argv`; a pass-through command gets every argument that is not its own option in
+    `args.passthrough` (in order, wherever it stands; a first `--` ends our options)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(list(argv))
+    if not hasattr(args, "command"):
+        if extra:
+            raise ConfigError(f"unrecognized arguments: {' '.join(extra)}")
+        raise ConfigError(f"no command given (choose from {', '.join(c.name for c in _commands())})")
+    if args.command.passthrough:
+        if "--" in extra:
+            extra.remove("--")
+        args.passthrough = extra
+    elif extra:
+        raise ConfigError(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def _setup_logging(level: int) -> None:
@@ -121,14 +119,9 @@ def _report(err: BuildtoolsError) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with `argv` (default sys.argv[1:]); return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     _setup_logging(logging.INFO)
     try:
-        args = parser.parse_args(_mark_passthrough(parser, argv))
-        if not hasattr(args, "command"):
-            raise ConfigError(f"no command given (choose from {', '.join(c.name for c in COMMANDS)})")
-        if args.command.passthrough:
-            args.passthrough = [a for i, a in enumerate(args.passthrough) if i or a != "--"]
+        args = parse(argv)
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     except BuildtoolsError as e:

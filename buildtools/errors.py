@@ -1,4 +1,8 @@
-"""Expected errors, one class per layer; only `cli.main()` catches them."""
+"""Expected errors, one class per layer; only `cli.main()` catches them.
+
+Exit codes: 2 for a usage error (ConfigError: a bad option, environment variable or project
+layout), 3 for a step that failed (fetch, apply, build, a sandbox); 1 is an internal error.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ class BuildtoolsError(Exception):
     (e.g. the tail of a build log) printed after the message.
     """
 
-    exit_code = 2
+    exit_code = 3
 
     def __init__(self, message: str, *, hint: str | None = None, log: Path | None = None,
                  details: str | None = None) -> None:
@@ -26,7 +30,9 @@ class BuildtoolsError(Exception):
 
 
 class ConfigError(BuildtoolsError):
-    """A bad option, environment variable or project layout."""
+    """A bad option, environment variable or project layout (a usage error)."""
+
+    exit_code = 2
 
 
 class SourceError(BuildtoolsError):

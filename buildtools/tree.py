@@ -74,6 +74,16 @@ class Tree:
         return f"Tree({str(self.path)!r})"
 
 
+def open_tree(src: Path, path: Path | None) -> Tree:
+    """`--tree DIR`; else the current directory when it is an Asterisk tree (so that
+    `buildtools apply && make` works in a user's tree); else the newest tree in `src`."""
+    if path:
+        return Tree.open(path)
+    if Tree(Path.cwd()).is_asterisk_tree():
+        return Tree.open(Path.cwd())
+    return latest_tree(src)
+
+
 def latest_tree(src: Path) -> Tree:
     """The newest Asterisk tree `src/asterisk-*` (the default of `--tree`)."""
     trees = [t for t in map(Tree, sorted(src.glob("asterisk-*"))) if t.is_asterisk_tree()]

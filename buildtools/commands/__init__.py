@@ -1,18 +1,17 @@
-"""Subcommands: one module each, registered in COMMANDS (alphabetical)."""
+"""Subcommands: one module each; a new command is one class added to COMMANDS."""
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from buildtools.commands.apply import ApplyCommand
 from buildtools.commands.build import BuildCommand
 from buildtools.commands.fetch import FetchCommand
 from buildtools.commands.pipeline import PipelineCommand
+from buildtools.commands.run import RunCommand
 from buildtools.commands.test import TestCommand
-
-if TYPE_CHECKING:
-    from buildtools.cli import Context
+from buildtools.context import Context
 
 
 class Command(Protocol):
@@ -20,7 +19,7 @@ class Command(Protocol):
 
     name: str
     help: str
-    passthrough: bool  # unknown arguments after the command's own options go to args.passthrough
+    passthrough: bool  # arguments that are not the command's own options go to args.passthrough
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Declare the command's options."""
@@ -29,4 +28,5 @@ class Command(Protocol):
         """Do the work; return the exit code."""
 
 
-COMMANDS: tuple[Command, ...] = (ApplyCommand(), BuildCommand(), FetchCommand(), PipelineCommand(), TestCommand())
+#: The command classes, in the order `--help` lists them (alphabetical).
+COMMANDS: list[type[Command]] = [ApplyCommand, BuildCommand, FetchCommand, PipelineCommand, RunCommand, TestCommand]

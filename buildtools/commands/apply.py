@@ -4,24 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from buildtools.cli import Context
-    from buildtools.paths import Workdir
-    from buildtools.tree import Tree
-
-
-def open_tree(workdir: Workdir, path: Path | None) -> Tree:
-    """`--tree DIR`; else the current directory when it is an Asterisk tree (so that
-    `buildtools apply && make` works in a user's tree); else the newest tree in <workdir>/src."""
-    from buildtools.tree import Tree, latest_tree
-
-    if path:
-        return Tree.open(path)
-    if Tree(Path.cwd()).is_asterisk_tree():
-        return Tree.open(Path.cwd())
-    return latest_tree(workdir.src)
+from buildtools.tree import open_tree
+from buildtools.context import Context
 
 
 class ApplyCommand:
@@ -48,7 +33,7 @@ class ApplyCommand:
         from buildtools.series import Series, apply_series, reverse_series
         from buildtools.util import step
 
-        tree = open_tree(ctx.workdir, args.tree)
+        tree = open_tree(ctx.workdir.src, args.tree)
         with step("apply", ctx.workdir.log("apply")) as log_path:
             if args.reverse:
                 result = reverse_series(tree, log_path, check=args.check, force=args.force)

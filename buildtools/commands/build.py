@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from buildtools.build import PROFILES
+from buildtools.context import Context
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from buildtools.cli import Context
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,11 +41,11 @@ class BuildCommand:
 
     def run(self, ctx: Context, args: argparse.Namespace) -> int:
         from buildtools.build import build
-        from buildtools.commands.apply import open_tree
         from buildtools.paths import project_root
         from buildtools.series import Series, Stamp
+        from buildtools.tree import open_tree
 
-        tree = open_tree(ctx.workdir, args.tree)
+        tree = open_tree(ctx.workdir.src, args.tree)
         if Stamp.load(tree) is None:
             # An unpatched tree (e.g. stock Asterisk for a benchmark): build it as it is.
             log.info("%s is not patched (no `buildtools apply`): building stock Asterisk", tree.path)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from buildtools.sources import SOURCE_KINDS
-
-if TYPE_CHECKING:
-    from buildtools.cli import Context
+from buildtools.context import Context
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:

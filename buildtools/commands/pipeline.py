@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from buildtools.commands.build import add_build_arguments, print_result
 from buildtools.commands.fetch import add_source_arguments, source_options
-
-if TYPE_CHECKING:
-    from buildtools.cli import Context
+from buildtools.context import Context
 
 
 class PipelineCommand:
@@ -28,7 +25,7 @@ class PipelineCommand:
         add_build_arguments(parser)
 
     def run(self, ctx: Context, args: argparse.Namespace) -> int:
-        from buildtools.build import pipeline
+        from buildtools.pipeline import pipeline
 
         tree, prefix = pipeline(ctx.workdir, prefix=args.prefix, profile=args.profile, jobs=args.jobs,
                                 **source_options(args))

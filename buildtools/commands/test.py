@@ -3,40 +3,68 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from buildtools.cli import Context
+from buildtools.context import Context
+from buildtools.errors import ConfigError
+
+log = logging.getLogger("buildtools")
+
+TEST_DIRS = ("tests/unit", "tests/integration")
+
+
+def _selected_paths(pytest_args: list[str]) -> list[str]:
+    """The test paths among pytest's arguments (existing files or dirs, `path::test` too)."""
+    return [a for a in pytest_args if not a.startswith("-") and Path(a.split("::")[0]).exists()]
+
+
+def needs_asterisk(paths: list[str], root: Path) -> bool:
+    """Whether the selected tests include any outside tests/unit (which never start Asterisk)."""
+    unit = (root / "tests" / "unit").resolve()
+    return not paths or any(not Path(p.split("::")[0]).resolve().is_relative_to(unit) for p in paths)
 
 
 class TestCommand:
-    """Run the project's tests with pytest; arguments after the options go to pytest.
+    """Build (or find up to date) Asterisk, then run the tests with pytest.
 
-    Without --prefix the test fixtures build Asterisk on demand (cached by series hash) in the
-    work directory.
+    Every argument that is not one of the options below goes to pytest unchanged, wherever it
+    stands (`buildtools test -v -k qualify -x`). Without test paths the unit tests run first,
+    then the integration tests. Asterisk is built first, like `buildtools pipeline` does (cached:
+    nothing is rebuilt while the series and build stamp match); a build failure is one error
+    (exit code 3) and pytest does not start. With --prefix (or $BUILDTOOLS_PREFIX) nothing is
+    built. Only unit tests selected: nothing is built.
     """
 
     __test__ = False  # not a pytest test class
     name = "test"
-    help = "run the tests (extra arguments go to pytest)"
+    help = "build if needed, then run the tests (other arguments go to pytest)"
     passthrough = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--prefix", type=Path, metavar="DIR",
-                            help="use this installed Asterisk (exported as BUILDTOOLS_PREFIX)")
+                            help="test this installed Asterisk; build nothing (exported as BUILDTOOLS_PREFIX)")
 
     def run(self, ctx: Context, args: argparse.Namespace) -> int:
         from buildtools.paths import ENV_WORKDIR, project_root
 
+        root = project_root()
         pytest_args = list(args.passthrough)
-        paths = [a for a in pytest_args if not a.startswith("-") and Path(a.split("::")[0]).exists()]
+        paths = _selected_paths(pytest_args)
         if not paths:
-            pytest_args.insert(0, str(project_root() / "tests"))
+            pytest_args[:0] = [str(root / d) for d in TEST_DIRS]
         env = {**os.environ, ENV_WORKDIR: str(ctx.workdir.root)}
-        if args.prefix:
-            env["BUILDTOOLS_PREFIX"] = str(args.prefix.absolute())
+        prefix = args.prefix or (Path(env["BUILDTOOLS_PREFIX"]) if env.get("BUILDTOOLS_PREFIX") else None)
+        if prefix is not None:
+            if not (prefix / "sbin" / "asterisk").is_file():
+                raise ConfigError(f"--prefix {prefix}: no installed Asterisk there (no sbin/asterisk)")
+            env["BUILDTOOLS_PREFIX"] = str(prefix.absolute())
+        elif needs_asterisk(paths, root):
+            from buildtools.pipeline import ensure_built
+
+            env["BUILDTOOLS_PREFIX"] = str(ensure_built(ctx.workdir))
+            log.info("testing Asterisk in %s", env["BUILDTOOLS_PREFIX"])
         return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env).returncode

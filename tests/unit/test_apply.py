@@ -72,7 +72,7 @@ def test_conflict_through_the_cli(standard_project: Project, tree_dir: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     (tree_dir / "res/res_pjsip_session.c").write_text(edit(SESSION_C, l5="/* a user's edit */"))
     before = snapshot(tree_dir, mtimes=True)
-    assert main(["-q", "apply", "--tree", str(tree_dir)]) == 2
+    assert main(["-q", "apply", "--tree", str(tree_dir)]) == 3
     err = capsys.readouterr().err.splitlines()
     assert err[0] == ("buildtools: error: patches/22/0002-session-second.patch: hunk #1 "
                       "(res/res_pjsip_session.c line 2) does not apply")

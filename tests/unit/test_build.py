@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from unit_helpers import Project
 
-from buildtools import build
+from buildtools import build, pipeline
 from buildtools.paths import Workdir
 from buildtools.series import Series
 from buildtools.tree import Tree
@@ -88,15 +88,41 @@ def test_ensure_built_returns_at_once_for_a_current_stamp(standard_project: Proj
     def no_pipeline(*a, **kw):
         raise AssertionError("pipeline ran")
 
-    monkeypatch.setattr(build, "pipeline", no_pipeline)
+    monkeypatch.setattr(pipeline, "pipeline", no_pipeline)
     series = Series.select(standard_project.root, "22")
     _write_stamp(workdir.prefix, version="22.10.1", series_hash=series.hash, profile="minimal")
     (workdir.prefix / "include" / "asterisk").mkdir(parents=True)
     (workdir.prefix / "include" / "asterisk.h").write_text("")
     (workdir.prefix / "include" / "asterisk" / "buildopts.h").write_text("")
-    assert build.ensure_built(workdir) == workdir.prefix
+    assert pipeline.ensure_built(workdir) == workdir.prefix
 
     # A changed series, or missing headers, means a pipeline run.
     standard_project.module("res_y.c", "/* new */\n")
     with pytest.raises(AssertionError, match="pipeline ran"):
-        build.ensure_built(workdir)
+        pipeline.ensure_built(workdir)
+
+
+def test_make_heartbeat_names_elapsed_lines_and_last_target(tmp_path: Path) -> None:
+    import logging
+
+    from buildtools.util import Heartbeat, run
+
+    script = tmp_path / "make.sh"
+    script.write_text("#!/bin/sh\necho '   [CC] main/a.c -> main/a.o'\necho noise\nsleep 2.5\n"
+                      "echo '   [LD] main/asterisk'\nsleep 2.5\n")
+    script.chmod(0o755)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("buildtools")
+    logger.addHandler(handler)
+    level, logger.level = logger.level, logging.INFO
+    try:
+        run([script], tmp_path, tmp_path / "make.log", "make", heartbeat=1.0)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    beats = [r.getMessage() for r in records if "still running" in r.getMessage()]
+    assert "make: still running, 1 s, 2 lines, last [CC] main/a.c -> main/a.o" in beats
+    assert beats[-1].endswith(" s, 3 lines, last [LD] main/asterisk")
+    assert Heartbeat("make", 15).message() == "make: still running, 0 s, 0 lines"

@@ -41,7 +41,7 @@ def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixtu
 
 @pytest.mark.parametrize("command", ["apply", "build"])
 def test_tree_that_is_not_asterisk(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([command, "--tree", str(tmp_path)]) == 2
+    assert main([command, "--tree", str(tmp_path)]) == 3
     assert error_lines(capsys) == [f"buildtools: error: {tmp_path} is not an Asterisk source tree (no main/asterisk.c)"]
 
 
@@ -59,7 +59,7 @@ def test_apply_check_and_workdir(standard_project: Project, tree_dir: Path, tmp_
 
 def test_apply_default_tree_is_newest_in_workdir(standard_project: Project, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["apply"]) == 2
+    assert main(["apply"]) == 3
     assert "no Asterisk tree in" in error_lines(capsys)[0]
 
 
@@ -82,13 +82,9 @@ def test_internal_error_is_exit_1_with_log(tree_dir: Path, monkeypatch: pytest.M
     assert "RuntimeError: boom" in (tmp_path / "work/logs/internal-error.log").read_text()
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["test", "-k", "foo", "-x"], ["-k", "foo", "-x"]),
-    (["test", "--prefix", "/opt/p", "-k", "foo"], ["-k", "foo"]),
-    (["-v", "test", "--", "--prefix", "x"], ["--prefix", "x"]),
-])
-def test_test_passes_arguments_through(argv: list[str], expected: list[str], standard_project: Project,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def fake_pytest(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Replaces the pytest run of `buildtools test`; records its command and environment."""
     seen: dict = {}
 
     def fake_run(cmd: list[str], env: dict) -> subprocess.CompletedProcess:
@@ -96,10 +92,88 @@ def test_test_passes_arguments_through(argv: list[str], expected: list[str], sta
         return subprocess.CompletedProcess(cmd, 5)
 
     monkeypatch.setattr("buildtools.commands.test.subprocess.run", fake_run)
+    return seen
+
+
+@pytest.fixture
+def fake_prefix(tmp_path: Path) -> Path:
+    (tmp_path / "p" / "sbin").mkdir(parents=True)
+    (tmp_path / "p" / "sbin" / "asterisk").write_text("")
+    return tmp_path / "p"
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["test", "-k", "foo", "-x"], ["-k", "foo", "-x"]),
+    (["test", "-v", "-k", "x"], ["-v", "-k", "x"]),
+    (["test", "-k", "x", "-q", "--prefix", "P", "-v"], ["-k", "x", "-q", "-v"]),
+    (["test", "--prefix", "P", "-k", "foo"], ["-k", "foo"]),
+    (["-v", "test", "--prefix", "P", "--", "--prefix", "x"], ["--prefix", "x"]),
+])
+def test_test_passes_arguments_through(argv: list[str], expected: list[str], standard_project: Project,
+                                       fake_pytest: dict, fake_prefix: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("buildtools.pipeline.ensure_built", lambda workdir: fake_prefix)  # the build is tested below
+    argv = [str(fake_prefix) if a == "P" else a for a in argv]
     assert main(argv) == 5
-    assert seen["cmd"][2:] == ["pytest", str(standard_project.root / "tests"), *expected]
-    assert seen["env"]["BUILDTOOLS_WORKDIR"].endswith("/work")
-    assert ("BUILDTOOLS_PREFIX" in seen["env"]) == ("--prefix" in argv[:3])
+    tests = standard_project.root / "tests"
+    assert fake_pytest["cmd"][2:] == ["pytest", str(tests / "unit"), str(tests / "integration"), *expected]
+    assert fake_pytest["env"]["BUILDTOOLS_WORKDIR"].endswith("/work")
+    assert fake_pytest["env"]["BUILDTOOLS_PREFIX"] == str(fake_prefix)
+
+
+def test_test_builds_first_and_a_build_failure_is_one_error(standard_project: Project, fake_pytest: dict,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from buildtools.errors import BuildError
+
+    def failing_build(workdir):
+        raise BuildError.from_command("make", ["make", "-j2"], 2, workdir.log("make"), "main/x.c:1: error: boom")
+
+    monkeypatch.setattr("buildtools.pipeline.ensure_built", failing_build)
+    assert main(["test", "-x"]) == 3
+    assert error_lines(capsys) == ["buildtools: error: make: `make -j2` failed with exit code 2"]
+    assert fake_pytest == {}  # pytest never started
+
+    monkeypatch.setattr("buildtools.pipeline.ensure_built", lambda workdir: workdir.prefix)
+    assert main(["test", "-x"]) == 5
+    assert fake_pytest["env"]["BUILDTOOLS_PREFIX"].endswith("/work/prefix")
+
+
+def test_test_of_unit_tests_only_builds_nothing(standard_project: Project, fake_pytest: dict,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("buildtools.pipeline.ensure_built", lambda workdir: pytest.fail("built"))
+    unit = standard_project.root / "tests" / "unit"
+    unit.mkdir(parents=True)
+    assert main(["test", str(unit), "-q"]) == 5
+    assert fake_pytest["cmd"][3:] == [str(unit), "-q"] and "BUILDTOOLS_PREFIX" not in fake_pytest["env"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["test", "--prefix", "/nonexistent"], "--prefix /nonexistent: no installed Asterisk there"),
+    (["run", "--prefix", "/nonexistent"], "no Asterisk installed in /nonexistent"),
+    (["run", "--sip-port", "70000"], "argument --sip-port: '70000' is not a port number"),
+    (["build", "-x"], "unrecognized arguments: -x"),
+])
+def test_usage_errors_are_exit_2(argv: list[str], message: str, standard_project: Project,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_run_config_dir_errors(fake_prefix: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--prefix", str(fake_prefix), "--config", str(tmp_path / "none")]) == 2
+    assert error_lines(capsys) == [f"buildtools: error: --config {tmp_path / 'none'}: not a directory"]
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "asterisk.conf").write_text("")
+    assert main(["run", "--prefix", str(fake_prefix), "--config", str(tmp_path / "cfg")]) == 2
+    assert "asterisk.conf is written by `buildtools run`" in error_lines(capsys)[0]
+
+
+def test_commands_are_a_list_of_classes() -> None:
+    from buildtools.commands import COMMANDS
+
+    assert all(isinstance(c, type) for c in COMMANDS)
+    assert [c.name for c in COMMANDS] == sorted(c.name for c in COMMANDS)
 
 
 def test_global_options_after_the_command(tree_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
