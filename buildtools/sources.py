@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 import urllib.error
@@ -22,6 +23,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from debian.deb822 import Deb822, Dsc, Sources
 
 from buildtools.errors import ConfigError, SourceError
 from buildtools.paths import Workdir
@@ -77,45 +80,21 @@ def _install(top: Path, final: Path) -> Tree:
 # --- Debian -----------------------------------------------------------------------------------
 
 def deb822_paragraphs(text: str) -> list[dict[str, str]]:
-    """Parse RFC 822-style paragraphs (apt sources, `apt-cache showsrc`, .dsc); `#` lines are comments."""
-    paragraphs: list[dict[str, str]] = []
-    cur: dict[str, str] = {}
-    key = None
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        if not line.strip():
-            if cur:
-                paragraphs.append(cur)
-            cur, key = {}, None
-        elif line[0] in " \t" and key:
-            cur[key] += "\n" + line.strip()
-        elif ":" in line:
-            key, value = line.split(":", 1)
-            cur[key.strip()] = value.strip()
-    if cur:
-        paragraphs.append(cur)
-    return paragraphs
+    """RFC 822-style paragraphs (apt .sources files, `apt-cache showsrc`, .dsc), parsed by python-debian."""
+    return [dict(p) for p in Deb822.iter_paragraphs(text.splitlines(), use_apt_pkg=False)]
 
 
-def parse_checksums(field: str) -> dict[str, str]:
-    """`Checksums-Sha256` field lines (`<sha256> <size> <name>`) → {name: sha256}."""
-    sums = {}
-    for line in field.splitlines():
-        parts = line.split()
-        if len(parts) == 3:
-            sums[parts[2]] = parts[0].lower()
-    return sums
+def _sha256s(para: Deb822) -> dict[str, str]:
+    """{file name: sha256} of a paragraph's `Checksums-Sha256` field."""
+    return {f["name"]: f["sha256"].lower() for f in para.get("Checksums-Sha256") or []}
 
 
 def parse_dsc_checksums(text: str) -> dict[str, str]:
     """The `Checksums-Sha256` of a (possibly PGP-signed) .dsc file."""
-    body = re.sub(r"(?s)^-----BEGIN PGP SIGNED MESSAGE-----\n.*?\n\n", "", text)
-    body = body.split("-----BEGIN PGP SIGNATURE-----")[0]
-    for para in deb822_paragraphs(body):
-        if "Checksums-Sha256" in para:
-            return parse_checksums(para["Checksums-Sha256"])
-    raise SourceError("no Checksums-Sha256 field in the .dsc file")
+    sums = _sha256s(Dsc(text))
+    if not sums:
+        raise SourceError("no Checksums-Sha256 field in the .dsc file")
+    return sums
 
 
 @dataclass(frozen=True)
@@ -130,7 +109,7 @@ class DebianCandidate:
 def parse_showsrc(text: str, package: str = "asterisk") -> list[DebianCandidate]:
     """Candidates from `apt-cache showsrc`, newest first (duplicates from several suites merged)."""
     found: dict[str, DebianCandidate] = {}
-    for para in deb822_paragraphs(text):
+    for para in Sources.iter_paragraphs(text.splitlines(), use_apt_pkg=False):
         debver = para.get("Version", "")
         if para.get("Package") != package or debver in found:
             continue
@@ -139,15 +118,35 @@ def parse_showsrc(text: str, package: str = "asterisk") -> list[DebianCandidate]
         except ValueError:
             log.debug("ignoring Debian version %s", debver)
             continue
-        found[debver] = DebianCandidate(debver, version, parse_checksums(para.get("Checksums-Sha256", "")))
+        found[debver] = DebianCandidate(debver, version, _sha256s(para))
     return sorted(found.values(), key=lambda c: (c.version, c.debver), reverse=True)
+
+
+def mirror_from_indextargets(output: str, codename: str | None) -> str | None:
+    """The repository URI of the main suite in `apt-get indextargets --format '$(REPO_URI) $(RELEASE)'`
+    output (lines `<uri> <suite>`): the codename's, else any suite that is not -updates/-security."""
+    entries = [(ln.split()[0], ln.split()[1]) for ln in output.splitlines() if len(ln.split()) >= 2]
+    for uri, suite in entries:
+        if suite == codename:
+            return uri.rstrip("/")
+    return next((uri.rstrip("/") for uri, suite in entries if "-" not in suite and "/" not in suite), None)
+
+
+def _indextargets() -> str:
+    """What apt knows about the system's repositories (empty when apt-get fails or is missing)."""
+    try:
+        res = subprocess.run(["apt-get", "indextargets", "--format", "$(REPO_URI) $(RELEASE)"],
+                             capture_output=True, text=True, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return res.stdout if res.returncode == 0 else ""
 
 
 def _deb_entries(sources_dir: Path, sources_list: Path) -> list[tuple[str, list[str]]]:
     """(URI, suites) of every enabled `deb`/`deb-src` entry of the system's apt sources."""
     entries = []
     for f in sorted(sources_dir.glob("*.sources")):
-        for para in deb822_paragraphs(f.read_text()):
+        for para in Deb822.iter_paragraphs(f.read_text().splitlines(), use_apt_pkg=False):
             types = para.get("Types", "").split()
             if para.get("Enabled", "yes").lower() != "no" and {"deb", "deb-src"} & set(types) and para.get("URIs"):
                 entries.append((para["URIs"].split()[0], para.get("Suites", "").split()))
@@ -169,11 +168,21 @@ def _os_codename(os_release: Path = Path("/etc/os-release")) -> str | None:
     return None
 
 
-def find_debian_mirror(sources_dir: Path = Path("/etc/apt/sources.list.d"),
-                       sources_list: Path = Path("/etc/apt/sources.list"), codename: str | None = None) -> str:
-    """The URI of the system's main Debian suite (e.g. `bookworm`, not `bookworm-security`)."""
-    entries = _deb_entries(sources_dir, sources_list)
+SYSTEM_SOURCES_DIR = Path("/etc/apt/sources.list.d")
+SYSTEM_SOURCES_LIST = Path("/etc/apt/sources.list")
+
+
+def find_debian_mirror(sources_dir: Path = SYSTEM_SOURCES_DIR, sources_list: Path = SYSTEM_SOURCES_LIST,
+                       codename: str | None = None) -> str:
+    """The URI of the system's main Debian suite (e.g. `bookworm`, not `bookworm-security`): from
+    `apt-get indextargets` (the repositories apt has lists of) for the system's own apt
+    configuration, else from the apt sources files."""
     codename = codename or _os_codename()
+    if sources_dir == SYSTEM_SOURCES_DIR and sources_list == SYSTEM_SOURCES_LIST:
+        found = mirror_from_indextargets(_indextargets(), codename)
+        if found:
+            return found
+    entries = _deb_entries(sources_dir, sources_list)
     for uri, suites in entries:
         if codename in suites:
             return uri.rstrip("/")
@@ -385,13 +394,20 @@ class DebianSource:
 
 # --- git --------------------------------------------------------------------------------------
 
-def _git_error(e: Exception) -> str:
-    msgs = re.findall(r"(?:fatal|error): [^'\n]*", str(getattr(e, "stderr", "") or e))
-    return msgs[-1].strip() if msgs else str(e).strip().splitlines()[-1]
+def _git_error(output: str) -> str:
+    """The last `fatal:`/`error:` line of git's output (or its last line)."""
+    msgs = re.findall(r"(?:fatal|error): [^\n]*", output)
+    lines = output.strip().splitlines()
+    return msgs[-1].strip() if msgs else (lines[-1] if lines else "no output")
 
 
 class GitSource:
-    """Asterisk from a git repository's release tags, via a shallow cache repository."""
+    """Asterisk from a git repository's release tags, via a shallow cache repository.
+
+    Every git command runs through util.run: it is logged, with its output, to logs/fetch.log.
+    The cache repository is created beside its final place and renamed there only once a tag
+    was fetched into it, so a failed first fetch leaves no empty repository behind.
+    """
 
     def __init__(self, workdir: Workdir, url: str = DEFAULT_GIT_URL) -> None:
         self.workdir = workdir
@@ -399,27 +415,33 @@ class GitSource:
         name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(urllib.parse.urlparse(url).path).name.removesuffix(".git"))
         self.cache = workdir.downloads / "git" / f"{name or 'repo'}-{sha256_bytes(url.encode())[:12]}.git"
 
-    def _repo(self) -> Any:
-        import git
+    def _git(self, *args: str, cwd: Path | None = None) -> tuple[int, str]:
+        """Run `git args` (logged to fetch.log); its exit code and output."""
+        cwd = cwd or self.workdir.root
+        cwd.mkdir(parents=True, exist_ok=True)
+        res = run(["git", *args], cwd, self.workdir.log("fetch"), "fetch", check=False, capture=True,
+                  env={"GIT_TERMINAL_PROMPT": "0"})
+        return res.rc, res.output
 
-        if not self.cache.exists():
-            git.Repo.init(self.cache, bare=True, mkdir=True)
-        return git.Repo(self.cache)
+    def _cached_tags(self) -> set[str]:
+        if not self.cache.is_dir():
+            return set()
+        rc, out = self._git("tag", "--list", cwd=self.cache)
+        return set(out.split()) if rc == 0 else set()
 
-    def _resolve(self, spec: VersionSpec, repo: Any) -> str:
+    def _resolve(self, spec: VersionSpec) -> str:
         """The tag for `spec`: itself when exact, else the newest non-rc `N.x.y` tag of the branch."""
-        import git
-
         if spec.exact:
             return str(spec.exact)
-        try:
-            out = str(git.cmd.Git().ls_remote("--tags", self.url))
+        rc, out = self._git("ls-remote", "--tags", self.url)
+        if rc == 0:
             tags = {ln.split("refs/tags/", 1)[1].removesuffix("^{}") for ln in out.splitlines() if "refs/tags/" in ln}
-        except git.GitCommandError as e:
-            tags = {t.name for t in repo.tags}
+        else:
+            tags = self._cached_tags()
             if not tags:
-                raise SourceError(f"cannot list the tags of {self.url}: {_git_error(e)}") from None
-            log.warning("cannot list the tags of %s (%s); using cached tags", self.url, _git_error(e))
+                raise SourceError(f"cannot list the tags of {self.url}: {_git_error(out)}",
+                                  log=self.workdir.log("fetch"))
+            log.warning("cannot list the tags of %s (%s); using cached tags", self.url, _git_error(out))
         versions: dict[Version, str] = {}
         for tag in tags:
             with contextlib.suppress(ValueError):
@@ -431,34 +453,49 @@ class GitSource:
             raise SourceError(f"no tag for Asterisk {spec} at {self.url} (newest: {sample})")
         return versions[max(finals)]
 
+    def _fetch_tag(self, tag: str) -> None:
+        """Fetch `tag` into the cache; a new cache appears only when the fetch succeeded."""
+        target = self.cache if self.cache.is_dir() else self.cache.with_name(f".{self.cache.name}.tmp{os.getpid()}")
+        if target != self.cache:
+            shutil.rmtree(target, ignore_errors=True)
+            rc, out = self._git("init", "-q", "--bare", str(target))
+            if rc:
+                raise SourceError(f"cannot create the git cache {self.cache}: {_git_error(out)}",
+                                  log=self.workdir.log("fetch"))
+        try:
+            rc, out = self._git("fetch", "--depth", "1", self.url, f"refs/tags/{tag}:refs/tags/{tag}", cwd=target)
+            if rc:
+                raise SourceError(f"cannot fetch tag {tag} from {self.url}: {_git_error(out)}",
+                                  log=self.workdir.log("fetch"))
+            if target != self.cache:
+                os.replace(target, self.cache)
+        finally:
+            if target != self.cache:
+                shutil.rmtree(target, ignore_errors=True)
+
     def fetch(self, spec: VersionSpec | None, dest: Path) -> Tree:
         """Clone the tag into `dest/asterisk-<version>`, fetching it into the cache only when missing."""
-        import git
-
         spec = spec or VersionSpec.parse(DEFAULT_VERSION)
-        repo = self._repo()
-        tag = self._resolve(spec, repo)
+        tag = self._resolve(spec)
         version = Version.parse(tag)
         final = dest / f"asterisk-{version}"
         if Tree(final).is_asterisk_tree():
             log.info("Asterisk %s (git tag %s): already checked out", version, tag)
             return Tree(final)
-        if tag in {t.name for t in repo.tags}:
+        if tag in self._cached_tags():
             log.info("Asterisk %s (git tag %s): cached in %s", version, tag, self.cache)
         else:
             log.info("Asterisk %s (git tag %s): fetching from %s", version, tag, self.url)
-            try:
-                repo.git.fetch("--depth", "1", self.url, f"refs/tags/{tag}:refs/tags/{tag}")
-            except git.GitCommandError as e:
-                raise SourceError(f"cannot fetch tag {tag} from {self.url}: {_git_error(e)}") from None
+            self._fetch_tag(tag)
         dest.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=dest))
         try:
-            git.Repo.clone_from(str(self.cache), tmp / "asterisk", branch=tag)
+            rc, out = self._git("clone", "-q", "--branch", tag, str(self.cache), str(tmp / "asterisk"), cwd=tmp)
+            if rc:
+                raise SourceError(f"cannot check out tag {tag} from {self.cache}: {_git_error(out)}",
+                                  log=self.workdir.log("fetch"))
             Tree.open(tmp / "asterisk")
             return _install(tmp / "asterisk", final)
-        except git.GitCommandError as e:
-            raise SourceError(f"cannot check out tag {tag} from {self.cache}: {_git_error(e)}") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

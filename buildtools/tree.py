@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from functools import cached_property
 from pathlib import Path
 
@@ -53,12 +54,12 @@ class Tree:
     def _git_describe(self) -> str | None:
         if not (self.path / ".git").exists():
             return None
-        import git
-
         try:
-            return git.Repo(self.path).git.describe("--tags")
-        except (git.InvalidGitRepositoryError, git.GitCommandError):
+            res = subprocess.run(["git", "describe", "--tags"], cwd=self.path, capture_output=True, text=True,
+                                 check=False, timeout=60)
+        except OSError:
             return None
+        return res.stdout.strip() if res.returncode == 0 and res.stdout.strip() else None
 
     @property
     def branch(self) -> str:

@@ -17,6 +17,7 @@ from buildtools.paths import Workdir
 from buildtools.sources import (
     DebianSource,
     find_debian_mirror,
+    mirror_from_indextargets,
     parse_dsc_checksums,
     parse_showsrc,
 )
@@ -51,6 +52,15 @@ def test_mirror_from_deb822(tmp_path: Path) -> None:
 
 def test_mirror_from_one_line_format(tmp_path: Path) -> None:
     assert find_debian_mirror(tmp_path, DATA / "sources.list", "bookworm") == "http://oneline.example/debian"
+
+
+def test_mirror_from_apt_indextargets() -> None:
+    out = ("http://security.example/debian-security/ bookworm-security\n"
+           "http://mirror.example/debian/ bookworm-updates\nhttp://mirror.example/debian/ bookworm\n")
+    assert mirror_from_indextargets(out, "bookworm") == "http://mirror.example/debian"
+    assert mirror_from_indextargets(out, None) == "http://mirror.example/debian"
+    assert mirror_from_indextargets("http://security.example/debian-security/ bookworm-security\n", "x") is None
+    assert mirror_from_indextargets("", "bookworm") is None
 
 
 def test_no_mirror(tmp_path: Path) -> None:

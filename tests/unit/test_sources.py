@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import git as gitpython
 import pytest
 from unit_helpers import git, make_tree
 
@@ -40,16 +39,22 @@ def test_git_newest_release_then_cached(upstream: Path, workdir: Workdir, tmp_pa
     assert str(tree.version) == "22.10.1" and tree.path == tmp_path / "src/asterisk-22.10.1"
     assert (tree.path / "CHANGES").read_text() == "22.10.1"
 
-    def no_clone(*a: object, **k: object) -> None:
-        raise AssertionError("cloned again")
-
-    monkeypatch.setattr(gitpython.Repo, "clone_from", no_clone)
+    log = (workdir.logs / "fetch.log").read_text()
+    assert f"$ git ls-remote --tags {url}" in log and "$ git fetch --depth 1" in log and "$ git clone" in log
     assert sources.fetch(workdir, "git", "22", tmp_path / "src", url=url).path == tree.path
-    monkeypatch.undo()
+    assert "$ git clone" not in (workdir.logs / "fetch.log").read_text()  # found checked out
     shutil.rmtree(tree.path)
     upstream.rename(tmp_path / "gone.git")  # the remote is unreachable: the cache must do
     again = sources.fetch(workdir, "git", "22.10.1", tmp_path / "src", url=url)
     assert str(again.version) == "22.10.1"
+
+
+def test_failed_git_fetch_leaves_no_repository(upstream: Path, workdir: Workdir, tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"cannot fetch tag 22.9.9 from file://.*: fatal: ") as err:
+        sources.fetch(workdir, "git", "22.9.9", tmp_path / "src", url=f"file://{upstream}")
+    assert err.value.log == workdir.logs / "fetch.log"
+    assert list((workdir.downloads / "git").iterdir()) == []
+    assert not (tmp_path / "src" / "asterisk-22.9.9").exists()
 
 
 def test_git_unknown_branch(upstream: Path, workdir: Workdir, tmp_path: Path) -> None:
