@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from buildtools.testing.plugin import asterisk_proc
 from helpers import assert_sipp_ok, b64, configs_from
 from integration import scenarios
 from integration.rawsip import RawUac
@@ -34,10 +35,8 @@ def value(i: int) -> str:
     return f"v{i}" if i == 3 or i % 50 == 0 else "v"
 
 
-@pytest.fixture(scope="module")
-def ast(asterisk_factory):
-    return asterisk_factory("hostile", configs_from(HERE, "pjsip.conf", "extensions.conf"),
-                            ["res_pjsip_hangup_headers.so"])
+ast = asterisk_proc("hostile", lambda: configs_from(HERE, "pjsip.conf", "extensions.conf"),
+                    ["res_pjsip_hangup_headers.so"])
 
 
 def test_bye_with_6000_headers(ast, ami, no_new_warnings):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from buildtools.testing.plugin import asterisk_proc
 from helpers import assert_sipp_ok, configs_from
 from integration import scenarios
 
@@ -36,9 +37,7 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def ast(asterisk_factory):
-    return asterisk_factory("stockrule", configs_from(HERE, "pjsip.conf", "extensions.conf"))
+ast = asterisk_proc("stockrule", lambda: configs_from(HERE, "pjsip.conf", "extensions.conf"))
 
 
 @pytest.mark.parametrize("case", CASES)
