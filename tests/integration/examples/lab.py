@@ -32,9 +32,16 @@ def render(path: Path, **fields: object) -> str:
     return _PLACEHOLDER.sub(lambda m: str(fields[m.group(1)]) if m.group(1) in fields else m.group(0), text)
 
 
-def example_configs(name: str, *files: str, **fields: object) -> dict[str, str]:
-    """Asterisk config files of example ``name``, rendered (``@SIP_PORT@`` is left to the sandbox)."""
-    return {f: render(EXAMPLES / name / f, **fields) for f in files}
+def example_configs(name: str, *files: str | dict[str, str], **fields: object) -> dict[str, str]:
+    """Asterisk config files of example ``name``, rendered (``@SIP_PORT@`` is left to the sandbox).
+
+    Each of ``files`` is a file name, or a dict {name Asterisk reads: file of the example}.
+    """
+    out = {}
+    for f in files:
+        for target, source in (f.items() if isinstance(f, dict) else [(f, f)]):
+            out[target] = render(EXAMPLES / name / source, **fields)
+    return out
 
 
 def _listening(port: int, proto: str) -> bool:
