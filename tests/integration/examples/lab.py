@@ -176,3 +176,25 @@ class Kamailio:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def make_certificates(directory: Path, name: str = "localhost") -> dict[str, Path]:
+    """A self-signed CA and a server certificate for ``name`` (and 127.0.0.1) signed by it,
+    made with openssl: {"ca", "cert", "key"} paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca, key, csr, cert = (directory / f for f in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem"))
+    ext = directory / "server.ext"
+    ext.write_text(f"subjectAltName = DNS:{name}, IP:127.0.0.1\nbasicConstraints = CA:FALSE\n"
+                   "keyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\n")
+    steps = [
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+         "-subj", "/CN=examples test CA"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={name}"],
+        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+         "-days", "2", "-extfile", ext],
+    ]
+    for args in steps:
+        res = subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise AssertionError(f"openssl {args[0]} failed: {res.stderr.strip()[-500:]}")
+    return {"ca": ca, "cert": cert, "key": key}
