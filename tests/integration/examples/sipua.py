@@ -119,8 +119,9 @@ class Transport:
             from websockets.sync.client import connect
 
             scheme = "wss" if kind == "wss" else "ws"
-            self.ws = connect(f"{scheme}://{host}:{port}/", subprotocols=["sip"], ssl=ctx,
-                              server_hostname=server_name if ctx else None, open_timeout=10)
+            self._ws_cm = connect(f"{scheme}://{host}:{port}/", subprotocols=["sip"], ssl=ctx,
+                                  server_hostname=server_name if ctx else None, open_timeout=10)
+            self.ws = self._ws_cm.__enter__()
             self.local = self.ws.socket.getsockname()
         else:
             raw = socket.create_connection((host, port), timeout=10)
