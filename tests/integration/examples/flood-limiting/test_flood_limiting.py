@@ -72,7 +72,7 @@ def test_flood_is_cut_to_the_limit_and_the_phone_still_registers(lab, sipp, caps
     assert_sipp_ok(phone_result)
     assert "Successful call        |        0                  |        8" in phone_result.stdout, phone_result.stdout[-1500:]
     got, peak = received_by_asterisk(ast)
-    assert got.get("phone REGISTER", 0) == 8, got
+    assert got.get("phone REGISTER", 0) >= 8, got  # more when a slow answer made SIPp retransmit
     # Asterisk saw at most LIMIT per second of each method from the flooding source.
     windows = math.ceil(duration) + 1
     for method in ("REGISTER", "OPTIONS"):
