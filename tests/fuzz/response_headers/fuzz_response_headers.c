@@ -42,10 +42,8 @@ const char *ast_channel_name(const struct ast_channel *chan)
 	return "PJSIP/caller-00000000";
 }
 
-static const char *const patterns[] = {
-	"X-*", "Reason", "Retry-After", "Warning", "s", "m", "Contact", "Via", "*", "x-reason", "",
-	"P-Asserted-Identity", "Content-Length",
-};
+/* A prefix list, a compact form and a name; the input chooses more with "#pattern" */
+static const char *const patterns[] = { "X-*", "Reason", "m", "" };
 
 static const size_t sizes[] = { 1, 2, 17, 4096 };
 
@@ -133,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* 3. The dialplan functions */
 	chan = ao2_alloc(64, NULL);
 	for (i = 0; i < ARRAY_LEN(patterns); i++) {
-		read_all(chan, patterns[i], i < 2);
+		read_all(chan, patterns[i], i == 0);
 	}
 	if (*pattern) {
 		read_all(chan, pattern, 1);
