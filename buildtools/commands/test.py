@@ -17,7 +17,9 @@ class TestCommand:
     """Run the project's tests with pytest; arguments after the options go to pytest.
 
     Without --prefix the test fixtures build Asterisk on demand (cached by series hash) in the
-    work directory.
+    work directory. With a prefix built by `buildtools build --sanitize ...`, Asterisk's ASan/UBSan/
+    LSan reports go to <workdir>/logs/sanitizer-<time>/ and are summarised after the tests
+    (benchmarks/sanitizer_summary.py): a report in our code fails the run.
     """
 
     __test__ = False  # not a pytest test class
@@ -37,6 +39,31 @@ class TestCommand:
         if not paths:
             pytest_args.insert(0, str(project_root() / "tests"))
         env = {**os.environ, ENV_WORKDIR: str(ctx.workdir.root)}
+        reports = None
         if args.prefix:
+            from buildtools.build import read_build_stamp
+
             env["BUILDTOOLS_PREFIX"] = str(args.prefix.absolute())
-        return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env).returncode
+            if (read_build_stamp(args.prefix) or {}).get("sanitize"):
+                reports = sanitizer_env(env, ctx.workdir.logs)
+        rc = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env).returncode
+        if reports is not None:
+            summary = subprocess.run([sys.executable, str(project_root() / "benchmarks" / "sanitizer_summary.py"),
+                                      str(reports)])
+            print(f"sanitizer reports: {reports}")
+            rc = rc or summary.returncode
+        return rc
+
+
+def sanitizer_env(env: dict[str, str], logs: Path) -> Path:
+    """Point ASan/UBSan/LSan of a sanitized Asterisk at a fresh folder of logs; return it."""
+    import time
+
+    from buildtools.paths import project_root
+
+    reports = logs / f"sanitizer-{time.strftime('%Y%m%d-%H%M%S')}"
+    reports.mkdir(parents=True, exist_ok=True)
+    supp = project_root() / "tests" / "sanitizer" / "asan.supp"
+    env["ASAN_OPTIONS"] = f"log_path={reports}/asan:detect_leaks=1:suppressions={supp}"
+    env["UBSAN_OPTIONS"] = f"log_path={reports}/ubsan:print_stacktrace=1"
+    return reports
