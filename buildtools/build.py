@@ -24,6 +24,8 @@ log = logging.getLogger("buildtools")
 PROFILES = ("minimal", "full")
 #: Seconds between the progress lines of `make` (it prints nothing for minutes otherwise).
 HEARTBEAT = 15.0
+# --sanitize NAME → Asterisk's menuselect compiler-flag option (Makefile.rules adds -fsanitize=...)
+SANITIZERS = {"address": "ADDRESS_SANITIZER", "undefined": "UNDEFINED_SANITIZER"}
 BUILD_STAMP = ".buildtools-build.json"
 
 
@@ -51,7 +53,8 @@ def configure(tree: Tree, workdir: Workdir, prefix: Path) -> None:
         run(["./configure", *args], tree.path, log_path, "configure", env=env)
 
 
-def _select(cwd: Path, tree: Tree, profile: str, modules: Sequence[str], log_path: Path) -> None:
+def _select(cwd: Path, tree: Tree, profile: str, modules: Sequence[str], log_path: Path,
+            sanitize: Sequence[str] = ()) -> None:
     """Run the menuselect calls in `cwd`: menuselect always writes `./menuselect.makeopts` (and
     removes the `remove_on_change` files of every member that changes, relative to cwd)."""
     def ms(*argv: str, check: bool = True) -> bool:
@@ -72,6 +75,13 @@ def _select(cwd: Path, tree: Tree, profile: str, modules: Sequence[str], log_pat
         if not ms("--enable", name, check=False):
             raise BuildError(f"menuselect: our module {name} is unknown to menuselect in {tree.path}",
                              hint="run `buildtools apply` first", log=log_path)
+    for name, option in SANITIZERS.items():
+        if name in sanitize:
+            if not ms("--enable", option, check=False):
+                raise BuildError(f"menuselect: cannot enable {option} (--sanitize {name}): the compiler lacks it",
+                                 log=log_path)
+        else:
+            ms("--disable", option, check=False)
     ms("--check-deps")
 
 
@@ -79,7 +89,8 @@ def _cflags_line(opts: bytes) -> bytes:
     return next((ln for ln in opts.splitlines() if ln.startswith(b"MENUSELECT_CFLAGS=")), b"")
 
 
-def menuselect(tree: Tree, workdir: Workdir, profile: str, modules: Sequence[str]) -> None:
+def menuselect(tree: Tree, workdir: Workdir, profile: str, modules: Sequence[str],
+               sanitize: Sequence[str] = ()) -> None:
     """Select modules: `minimal` = MINIMAL_MODULES, `full` = menuselect defaults; plus our `modules`.
 
     The selection is computed in a scratch directory first; the tree is only touched when the
@@ -96,27 +107,32 @@ def menuselect(tree: Tree, workdir: Workdir, profile: str, modules: Sequence[str
             for rel in ("menuselect-tree", "build_tools/menuselect-deps"):
                 (scratch / rel).symlink_to(tree.path / rel)
             (scratch / "menuselect.makeopts").write_bytes(current)
-            _select(scratch, tree, profile, modules, log_path)
+            _select(scratch, tree, profile, modules, log_path, sanitize)
             wanted = (scratch / "menuselect.makeopts").read_bytes()
         if wanted == current:
             log.info("menuselect: selection unchanged")
             return
-        _select(tree.path, tree, profile, modules, log_path)
+        _select(tree.path, tree, profile, modules, log_path, sanitize)
         if _cflags_line(opts.read_bytes()) != _cflags_line(current):
             (tree.path / ".lastclean").unlink(missing_ok=True)  # what menuselect does on a CFLAGS change
 
 
 def build(tree: Tree, workdir: Workdir, prefix: Path, *, profile: str = "minimal", jobs: int | None = None,
-          modules: Sequence[str] = ()) -> Path:
-    """configure, menuselect, make, make install; write `<prefix>/.buildtools-build.json`; return prefix."""
+          modules: Sequence[str] = (), sanitize: Sequence[str] = ()) -> Path:
+    """configure, menuselect, make, make install; write `<prefix>/.buildtools-build.json`; return prefix.
+
+    `sanitize`: names of SANITIZERS to build with (Asterisk's menuselect options).
+    """
     prefix = prefix.absolute()
     configure(tree, workdir, prefix)
-    menuselect(tree, workdir, profile, modules)
+    menuselect(tree, workdir, profile, modules, sanitize)
     jobs = jobs or len(os.sched_getaffinity(0))
     with step("make", workdir.log("make")) as log_path:
         run(["make", f"-j{jobs}"], tree.path, log_path, "make", heartbeat=HEARTBEAT)
     stamp = {"version": str(tree.version), "series_hash": applied_series_hash(tree), "profile": profile,
              "tree": str(tree.path)}
+    if sanitize:
+        stamp["sanitize"] = sorted(sanitize)
     with step("install", workdir.log("install")) as log_path:
         if _installed(tree, prefix, stamp):
             if not has_headers(prefix):

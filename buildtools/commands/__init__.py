@@ -8,6 +8,7 @@ from typing import Protocol
 from buildtools.commands.apply import ApplyCommand
 from buildtools.commands.build import BuildCommand
 from buildtools.commands.fetch import FetchCommand
+from buildtools.commands.fuzz import FuzzCommand
 from buildtools.commands.pipeline import PipelineCommand
 from buildtools.commands.run import RunCommand
 from buildtools.commands.test import TestCommand
@@ -29,4 +30,4 @@ class Command(Protocol):
 
 
 #: The command classes, in the order `--help` lists them (alphabetical).
-COMMANDS: list[type[Command]] = [ApplyCommand, BuildCommand, FetchCommand, PipelineCommand, RunCommand, TestCommand]
+COMMANDS: list[type[Command]] = [ApplyCommand, BuildCommand, FetchCommand, FuzzCommand, PipelineCommand, RunCommand, TestCommand]

@@ -6,8 +6,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from buildtools.build import PROFILES
+from buildtools.build import PROFILES, SANITIZERS
 from buildtools.context import Context
+from buildtools.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ class BuildCommand:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--tree", type=Path, metavar="DIR", help="the tree (default: the current directory if it is an Asterisk tree, else the newest in <workdir>/src)")
         add_build_arguments(parser)
+        parser.add_argument("--sanitize", metavar="LIST", default="",
+                            help=f"build with sanitizers, comma-separated: {','.join(SANITIZERS)} (Asterisk's "
+                                 "ADDRESS_SANITIZER/UNDEFINED_SANITIZER menuselect options)")
 
     def run(self, ctx: Context, args: argparse.Namespace) -> int:
         from buildtools.build import build
@@ -45,6 +49,10 @@ class BuildCommand:
         from buildtools.series import Series, Stamp
         from buildtools.tree import open_tree
 
+        sanitize = [n.strip() for n in args.sanitize.split(",") if n.strip()]
+        for name in sanitize:
+            if name not in SANITIZERS:
+                raise ConfigError(f"--sanitize: unknown sanitizer '{name}' (choose from {', '.join(SANITIZERS)})")
         tree = open_tree(ctx.workdir.src, args.tree)
         if Stamp.load(tree) is None:
             # An unpatched tree (e.g. stock Asterisk for a benchmark): build it as it is.
@@ -53,6 +61,6 @@ class BuildCommand:
         else:
             modules = Series.select(project_root(), tree.version).module_names
         prefix = build(tree, ctx.workdir, args.prefix or ctx.workdir.prefix, profile=args.profile, jobs=args.jobs,
-                       modules=modules)
+                       modules=modules, sanitize=sanitize)
         print_result(tree.version, prefix)
         return 0

@@ -14,7 +14,7 @@ from buildtools.errors import ConfigError
 
 log = logging.getLogger("buildtools")
 
-TEST_DIRS = ("tests/unit", "tests/integration")
+TEST_DIRS = ("tests/unit", "tests/fuzz", "tests/integration")
 
 
 def _selected_paths(pytest_args: list[str]) -> list[str]:
@@ -57,6 +57,7 @@ class TestCommand:
         if not paths:
             pytest_args[:0] = [str(root / d) for d in TEST_DIRS]
         env = {**os.environ, ENV_WORKDIR: str(ctx.workdir.root)}
+        reports = None
         prefix = args.prefix or (Path(env["BUILDTOOLS_PREFIX"]) if env.get("BUILDTOOLS_PREFIX") else None)
         if prefix is not None:
             if not (prefix / "sbin" / "asterisk").is_file():
@@ -67,4 +68,29 @@ class TestCommand:
 
             env["BUILDTOOLS_PREFIX"] = str(ensure_built(ctx.workdir))
             log.info("testing Asterisk in %s", env["BUILDTOOLS_PREFIX"])
-        return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env).returncode
+        if env.get("BUILDTOOLS_PREFIX"):
+            from buildtools.build import read_build_stamp
+
+            if (read_build_stamp(Path(env["BUILDTOOLS_PREFIX"])) or {}).get("sanitize"):
+                reports = sanitizer_env(env, ctx.workdir.logs)
+        rc = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env).returncode
+        if reports is not None:
+            summary = subprocess.run([sys.executable, str(root / "benchmarks" / "sanitizer_summary.py"),
+                                      str(reports)])
+            print(f"sanitizer reports: {reports}")
+            rc = rc or summary.returncode
+        return rc
+
+
+def sanitizer_env(env: dict[str, str], logs: Path) -> Path:
+    """Point ASan/UBSan/LSan of a sanitized Asterisk at a fresh folder of logs; return it."""
+    import time
+
+    from buildtools.paths import project_root
+
+    reports = logs / f"sanitizer-{time.strftime('%Y%m%d-%H%M%S')}"
+    reports.mkdir(parents=True, exist_ok=True)
+    supp = project_root() / "tests" / "sanitizer" / "asan.supp"
+    env["ASAN_OPTIONS"] = f"log_path={reports}/asan:detect_leaks=1:suppressions={supp}"
+    env["UBSAN_OPTIONS"] = f"log_path={reports}/ubsan:print_stacktrace=1"
+    return reports
