@@ -313,13 +313,21 @@ def _newest_date(plans: Sequence[Plan]) -> str:
     return dates[-1] if dates else "Thu, 1 Jan 2026 00:00:00 +0000"
 
 
-def load_plans(root: Path, branch: str) -> list[Plan]:
-    """The features of upstream/features.toml planned against patches/<branch>/series."""
+def load_plans(root: Path, branch: str, tree: Path | None = None) -> list[Plan]:
+    """The features of upstream/features.toml planned against patches/<branch>/series (whose
+    patch variants, where the series has `if` conditions, are chosen for the base tree `tree`)."""
+    import inspect
+
+    from buildtools.tree import Tree
+
     if branch not in BRANCHES:
         raise ConfigError(f"--branch {branch}: choose one of {', '.join(BRANCHES)}")
     if not (root / "patches" / branch / "series").is_file():
         raise PatchError(f"patches/{branch}/series does not exist: no series for branch {branch} yet")
-    series = Series.load(root, branch)
+    if tree is not None and "tree" in inspect.signature(Series.load).parameters:
+        series = Series.load(root, branch, tree=Tree(tree))
+    else:
+        series = Series.load(root, branch)
     return plan(root, series, load_features(root))
 
 
@@ -344,3 +352,52 @@ def repo_from_tree(tree: Path) -> Iterator:
         yield repo
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- export ----------------------------------------------------------------------------------
+
+def format_patches(wt, rev_range: str, out: Path, start: int = 1) -> list[Path]:
+    """`git format-patch` the commits of `rev_range` into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    names = wt.git.format_patch("--no-signature", f"--start-number={start}",
+                                "-o", str(out.absolute()), rev_range).split()
+    return [Path(n) for n in names]
+
+
+def pr_markdown(feature: Feature, message: str, branch: str, base: str, patch_files: Sequence[str],
+                deps: Sequence[tuple[Feature, str]], standalone: str | None) -> str:
+    """PR.md: the PR's title and description (= the commit's), then what to do around it."""
+    subject, _, body = message.partition("\n")
+    lines = [f"# {subject}", "", body.strip("\n"), "", "---", "",
+             "Everything above this line is the PR title and description (upstream wants them equal to",
+             "the commit subject and body). The rest is for whoever opens the PR.", "",
+             f"- Feature: {feature.title} (`{feature.id}`).",
+             f"- Exported against `{branch}` at {base[:10]}. Upstream PRs target `master`: open the PR "
+             f"from `buildtools export --branch master`; the exports for 23, 22 and 20 show what each "
+             f"cherry-pick must produce."]
+    if standalone:
+        lines.append(f"- Patch (applies alone to `{branch}`, `git am`): `{standalone}`.")
+    lines.append(f"- In the stack of all features (`git am {' '.join(patch_files)}` after the ones "
+                 f"before it): {', '.join(f'`{p}`' for p in patch_files[-1:])}.")
+    if deps:
+        lines.append("- Depends on: " + "; ".join(f"the `{d.id}` PR ({s!r})" for d, s in deps)
+                     + ". Open it once that one is merged (or as a second commit with the PR comment "
+                       "`multiple-commits: interim`).")
+    if feature.supersedes:
+        lines.append(f"- Supersedes {feature.supersedes}: say so on that PR.")
+    if feature.issues:
+        lines.append(f"- Issues: {', '.join(feature.issues)} (the commit message says `Resolves:` for the one "
+                     f"it closes; mention the others in the description thread).")
+    if feature.testsuite:
+        lines += ["", "## Paired testsuite PR", "",
+                  "Against asterisk/testsuite, from this project's `tests/testsuite/` "
+                  "(`buildtools testsuite` copies and runs them):", ""]
+        lines += [f"- `{t}`" for t in feature.testsuite]
+        lines += ["", "After opening both PRs, comment `testsuite-test-pr: <testsuite PR number>` on this PR and",
+                  "`asterisk-test-pr: <this PR number>` on the testsuite PR."]
+    lines += ["", "## PR comments", "",
+              "Post each as its own comment (upstream's cherry-pick workflow reads them from comments, "
+              "not from the commit):", "", "```"]
+    lines += [f"cherry-pick-to: {b}" for b in feature.cherry_pick_to] or ["cherry-pick-to: none"]
+    lines += ["```", "", "Before opening: `buildtools lint --branch master` (and `--compile`) must be clean.", ""]
+    return "\n".join(lines)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from buildtools.commands.apply import ApplyCommand
 from buildtools.commands.build import BuildCommand
+from buildtools.commands.export import ExportCommand
 from buildtools.commands.fetch import FetchCommand
 from buildtools.commands.lint import LintCommand
 from buildtools.commands.pipeline import PipelineCommand
@@ -30,4 +31,4 @@ class Command(Protocol):
         """Do the work; return the exit code."""
 
 
-COMMANDS: tuple[Command, ...] = (ApplyCommand(), BuildCommand(), FetchCommand(), LintCommand(), PipelineCommand(), TestCommand())
+COMMANDS: tuple[Command, ...] = (ApplyCommand(), BuildCommand(), ExportCommand(), FetchCommand(), LintCommand(), PipelineCommand(), TestCommand())

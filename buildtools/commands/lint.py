@@ -81,9 +81,9 @@ class LintCommand:
             files = sorted(args.patches.glob("*.patch")) if args.patches.is_dir() else []
             if not files:
                 raise ConfigError(f"--patches {args.patches}: no *.patch files there")
-        else:
-            plans = load_plans(root, args.branch)
         with temp_worktree(repo, base) as wt:
+            if not args.patches:
+                plans = load_plans(root, args.branch, Path(wt.working_tree_dir))
             if args.patches:
                 for f in files:
                     try:
