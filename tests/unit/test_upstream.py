@@ -48,7 +48,7 @@ def test_new_migration_is_chained_onto_head(tmp_path: Path):
     v.mkdir(parents=True)
     (v / "a.py").write_text("revision = 'aaa'\ndown_revision = None\n")
     (v / "b.py").write_text("revision = 'bbb'\ndown_revision = 'aaa'\n")
-    (v / "n.py").write_text("revision = 'nnn'\ndown_revision = 'aaa'\n")
+    (v / "n.py").write_text("revision = 'ccc'\ndown_revision = 'aaa'\n")
     notes = _rechain_migrations(tmp_path, ["contrib/ast-db-manage/config/versions/n.py"])
     assert "down_revision = 'bbb'" in (v / "n.py").read_text() and "bbb" in notes[0]
     assert _rechain_migrations(tmp_path, ["contrib/ast-db-manage/config/versions/n.py"]) == []
