@@ -12,6 +12,7 @@ from buildtools.commands.fetch import FetchCommand
 from buildtools.commands.lint import LintCommand
 from buildtools.commands.pipeline import PipelineCommand
 from buildtools.commands.test import TestCommand
+from buildtools.commands.testsuite import TestsuiteCommand
 
 if TYPE_CHECKING:
     from buildtools.cli import Context
@@ -31,4 +32,4 @@ class Command(Protocol):
         """Do the work; return the exit code."""
 
 
-COMMANDS: tuple[Command, ...] = (ApplyCommand(), BuildCommand(), ExportCommand(), FetchCommand(), LintCommand(), PipelineCommand(), TestCommand())
+COMMANDS: tuple[Command, ...] = (ApplyCommand(), BuildCommand(), ExportCommand(), FetchCommand(), LintCommand(), PipelineCommand(), TestCommand(), TestsuiteCommand())
