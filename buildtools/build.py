@@ -27,7 +27,7 @@ PROFILES = ("minimal", "full", "testsuite")
 # test-config.yaml `asterisk:` dependencies), built with TEST_FRAMEWORK under --enable-dev-mode.
 TESTSUITE_MODULES = ("TEST_FRAMEWORK", "cdr_csv", "func_uri", "app_userevent", "app_stack", "app_echo",
                      "func_channel", "func_hangupcause", "func_strings", "func_logic", "res_pjsip_header_funcs",
-                     "app_playback", "res_pjsip_options", "app_exec", "func_global")
+                     "app_playback", "app_exec", "func_global", "func_cut", "res_pjsip_rfc3326")
 DEVMODE_ARG = "--enable-dev-mode"
 BUILD_STAMP = ".buildtools-build.json"
 # Enough for res_pjsip work and SIPp tests (BUILD.md), plus what our tests drive from the dialplan.
