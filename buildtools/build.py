@@ -29,6 +29,9 @@ TESTSUITE_MODULES = ("TEST_FRAMEWORK", "cdr_csv", "func_uri", "app_userevent", "
                      "func_channel", "func_hangupcause", "func_strings", "func_logic", "res_pjsip_header_funcs",
                      "app_playback", "app_exec", "func_global", "func_cut", "res_pjsip_rfc3326")
 DEVMODE_ARG = "--enable-dev-mode"
+# Dev mode builds pjproject's resampler and G.711 codec (Asterisk needs neither; a normal build
+# disables them): Debian's DFSG-repacked pjproject has no third_party/resample, so keep them off.
+DEVMODE_PJPROJECT = "PJPROJECT_CONFIGURE_OPTS=--disable-resample --disable-g711-codec"
 BUILD_STAMP = ".buildtools-build.json"
 # Enough for res_pjsip work and SIPp tests (BUILD.md), plus what our tests drive from the dialplan.
 MINIMAL_MODULES = (
@@ -60,7 +63,7 @@ def configure(tree: Tree, workdir: Workdir, prefix: Path, profile: str = "minima
     built tree to or from dev mode is refused: it fails in pjproject's libpjmedia-codec.
     """
     args = [f"--prefix={prefix}", "--with-pjproject-bundled", f"--with-externals-cache={workdir.externals}",
-            "--without-x11", *([DEVMODE_ARG] if profile == "testsuite" else [])]
+            "--without-x11", *([DEVMODE_ARG, DEVMODE_PJPROJECT] if profile == "testsuite" else [])]
     cc = _compiler()
     env = {"CC": cc} if cc else {}
     with step("configure", workdir.log("configure")) as log_path:
