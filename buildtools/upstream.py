@@ -344,7 +344,8 @@ def repo_from_tree(tree: Path) -> Iterator:
         repo = git.Repo.init(tmp / "repo", bare=True)
         env = {"GIT_WORK_TREE": str(t.path), "GIT_AUTHOR_NAME": "base", "GIT_AUTHOR_EMAIL": "base@localhost",
                "GIT_COMMITTER_NAME": "base", "GIT_COMMITTER_EMAIL": "base@localhost",
-               "GIT_INDEX_FILE": str(tmp / "index")}
+               "GIT_INDEX_FILE": str(tmp / "index"), "GIT_AUTHOR_DATE": "2000-01-01T00:00:00+0000",
+               "GIT_COMMITTER_DATE": "2000-01-01T00:00:00+0000"}  # the same tree gives the same base commit
         repo.git.add("-A", "-f", ".", env=env)
         repo.git.commit("--quiet", "-m", f"Asterisk {t.version}", env=env)
         repo.git.branch("base", "HEAD")
