@@ -21,11 +21,20 @@ from buildtools.util import atomic_write, run, step
 
 log = logging.getLogger("buildtools")
 
-PROFILES = ("minimal", "full")
+PROFILES = ("minimal", "full", "testsuite")
 #: Seconds between the progress lines of `make` (it prints nothing for minutes otherwise).
 HEARTBEAT = 15.0
 # --sanitize NAME → Asterisk's menuselect compiler-flag option (Makefile.rules adds -fsanitize=...)
 SANITIZERS = {"address": "ADDRESS_SANITIZER", "undefined": "UNDEFINED_SANITIZER"}
+# What the official asterisk/testsuite tests we run need beyond MINIMAL_MODULES (their
+# test-config.yaml `asterisk:` dependencies), built with TEST_FRAMEWORK under --enable-dev-mode.
+TESTSUITE_MODULES = ("TEST_FRAMEWORK", "cdr_csv", "func_uri", "app_userevent", "app_stack", "app_echo",
+                     "func_channel", "func_hangupcause", "func_strings", "func_logic", "res_pjsip_header_funcs",
+                     "app_playback", "app_exec", "func_global", "func_cut", "res_pjsip_rfc3326")
+DEVMODE_ARG = "--enable-dev-mode"
+# Dev mode builds pjproject's resampler and G.711 codec (Asterisk needs neither; a normal build
+# disables them): Debian's DFSG-repacked pjproject has no third_party/resample, so keep them off.
+DEVMODE_PJPROJECT = "PJPROJECT_CONFIGURE_OPTS=--disable-resample --disable-g711-codec"
 BUILD_STAMP = ".buildtools-build.json"
 
 
@@ -34,10 +43,14 @@ def _compiler() -> str | None:
     return os.environ.get("CC") or ("ccache gcc" if shutil.which("ccache") else None)
 
 
-def configure(tree: Tree, workdir: Workdir, prefix: Path) -> None:
-    """./configure with the bundled pjproject and our externals cache; skipped if already done alike."""
+def configure(tree: Tree, workdir: Workdir, prefix: Path, profile: str = "minimal") -> None:
+    """./configure with the bundled pjproject and our externals cache; skipped if already done alike.
+
+    Profile `testsuite` adds --enable-dev-mode (-Werror, TEST_FRAMEWORK selectable). Switching a
+    built tree to or from dev mode is refused: it fails in pjproject's libpjmedia-codec.
+    """
     args = [f"--prefix={prefix}", "--with-pjproject-bundled", f"--with-externals-cache={workdir.externals}",
-            "--without-x11"]
+            "--without-x11", *([DEVMODE_ARG, DEVMODE_PJPROJECT] if profile == "testsuite" else [])]
     cc = _compiler()
     env = {"CC": cc} if cc else {}
     with step("configure", workdir.log("configure")) as log_path:
@@ -46,6 +59,10 @@ def configure(tree: Tree, workdir: Workdir, prefix: Path) -> None:
             if sorted(shlex.split(out)) == sorted(args + [f"CC={cc}"] * bool(cc)):
                 log.info("configure: already configured with the same arguments")
                 return
+            if (DEVMODE_ARG in shlex.split(out)) != (DEVMODE_ARG in args) and (tree.path / "main/asterisk").exists():
+                raise BuildError(f"configure: {tree.path} was built {'with' if DEVMODE_ARG in out else 'without'} "
+                                 f"{DEVMODE_ARG}; profile {profile} needs a fresh tree (reconfiguring a built tree "
+                                 f"fails in pjproject)", hint="use another --workdir (or --tree) for this profile")
         if not (shutil.which("curl") or shutil.which("wget")):
             raise BuildError("configure: needs curl or wget for the bundled pjproject, even with the offline cache",
                              hint="install curl")
@@ -71,6 +88,12 @@ def _select(cwd: Path, tree: Tree, profile: str, modules: Sequence[str], log_pat
         for name in MINIMAL_MODULES:
             if not ms("--enable", name, check=False):
                 log.debug("menuselect: no module %s in Asterisk %s", name, tree.version)
+        if profile == "testsuite":
+            for name in TESTSUITE_MODULES:
+                if not ms("--enable", name, check=False):
+                    raise BuildError(f"menuselect: {name} (profile testsuite) cannot be selected in {tree.path}",
+                                     hint="the testsuite profile needs a tree configured with --enable-dev-mode",
+                                     log=log_path)
     for name in modules:
         if not ms("--enable", name, check=False):
             raise BuildError(f"menuselect: our module {name} is unknown to menuselect in {tree.path}",
@@ -124,7 +147,7 @@ def build(tree: Tree, workdir: Workdir, prefix: Path, *, profile: str = "minimal
     `sanitize`: names of SANITIZERS to build with (Asterisk's menuselect options).
     """
     prefix = prefix.absolute()
-    configure(tree, workdir, prefix)
+    configure(tree, workdir, prefix, profile)
     menuselect(tree, workdir, profile, modules, sanitize)
     jobs = jobs or len(os.sched_getaffinity(0))
     with step("make", workdir.log("make")) as log_path:

@@ -7,11 +7,14 @@ from typing import Protocol
 
 from buildtools.commands.apply import ApplyCommand
 from buildtools.commands.build import BuildCommand
+from buildtools.commands.export import ExportCommand
 from buildtools.commands.fetch import FetchCommand
 from buildtools.commands.fuzz import FuzzCommand
+from buildtools.commands.lint import LintCommand
 from buildtools.commands.pipeline import PipelineCommand
 from buildtools.commands.run import RunCommand
 from buildtools.commands.test import TestCommand
+from buildtools.commands.testsuite import TestsuiteCommand
 from buildtools.context import Context
 
 
@@ -30,4 +33,7 @@ class Command(Protocol):
 
 
 #: The command classes, in the order `--help` lists them (alphabetical).
-COMMANDS: list[type[Command]] = [ApplyCommand, BuildCommand, FetchCommand, FuzzCommand, PipelineCommand, RunCommand, TestCommand]
+COMMANDS: list[type[Command]] = [
+    ApplyCommand, BuildCommand, ExportCommand, FetchCommand, FuzzCommand, LintCommand, PipelineCommand,
+    RunCommand, TestCommand, TestsuiteCommand,
+]

@@ -17,7 +17,9 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the build (shared with `pipeline`)."""
     parser.add_argument("--prefix", type=Path, metavar="DIR", help="install prefix (default: <workdir>/prefix)")
     parser.add_argument("--profile", choices=PROFILES, default="minimal",
-                        help="minimal: the modules our tests need; full: menuselect defaults (default: minimal)")
+                        help="minimal: the modules our tests need; full: menuselect defaults; testsuite: minimal plus what the "
+                             "official testsuite tests need, --enable-dev-mode and TEST_FRAMEWORK (a fresh tree) "
+                             "(default: minimal)")
     parser.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel make jobs (default: CPU count)")
 
 

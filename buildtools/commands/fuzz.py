@@ -37,13 +37,13 @@ class FuzzCommand:
 
     def run(self, ctx: Context, args: argparse.Namespace) -> int:
         from buildtools import fuzz
-        from buildtools.commands.apply import open_tree
+        from buildtools.tree import open_tree
         from buildtools.errors import ConfigError
 
         if args.seconds < 1:
             raise ConfigError("--seconds must be 1 or more")
         targets = fuzz.select(args.targets)
-        tree = open_tree(ctx.workdir, args.tree).path
+        tree = open_tree(ctx.workdir.src, args.tree).path
         fuzz.check_tree(tree, targets)
         root = ctx.workdir.root / "fuzz"
         failed = 0
