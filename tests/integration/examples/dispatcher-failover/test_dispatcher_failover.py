@@ -52,11 +52,12 @@ class Cluster:
                           if "app_verbose.c:" in line and line.endswith(f"served by {node}"))
                 for node, ast in self.pbx.items()}
 
-    def served_settled(self, expected: dict[str, int]) -> dict[str, int]:
-        """``served()`` once it equals ``expected`` (the logger writes a moment after the call);
-        the last value if it never does within a few seconds."""
+    def served_settled(self, before: dict[str, int], calls: int) -> dict[str, int]:
+        """``served()`` once ``calls`` more calls than ``before`` are logged (the logger writes a
+        moment after the call); the last value if that does not happen within 10 s."""
         try:
-            return wait_for(lambda: self.served() == expected and expected, timeout=5, interval=0.1)
+            return wait_for(lambda: (now := self.served()) and sum(now.values()) >= sum(before.values()) + calls
+                            and now, timeout=10, interval=0.1)
         except AssertionError:
             return self.served()
 
@@ -103,12 +104,12 @@ def test_both_backends_take_calls(cluster):
              what="the edge's routes to pbx1 and pbx2 Avail (OPTIONS through Kamailio)")
     before = cluster.served()
     assert_sipp_ok(cluster.calls(cluster.kport, 6))
-    after = cluster.served_settled({"pbx1": before["pbx1"] + 3, "pbx2": before["pbx2"] + 3})
+    after = cluster.served_settled(before, 6)
     # Round robin: both nodes answered.
     assert after["pbx1"] - before["pbx1"] == 3 and after["pbx2"] - before["pbx2"] == 3, (before, after)
     # The edge prefers pbx1 while it is reachable.
     assert_sipp_ok(cluster.calls(cluster.edge.sip_port, 1, service="2000"))
-    assert cluster.served_settled({**after, "pbx1": after["pbx1"] + 1})["pbx1"] == after["pbx1"] + 1
+    assert cluster.served_settled(after, 1)["pbx1"] == after["pbx1"] + 1
 
 
 def test_kill_one_backend_calls_continue(cluster, capsys):
@@ -128,11 +129,11 @@ def test_kill_one_backend_calls_continue(cluster, capsys):
     edge_down = time.monotonic() - killed
     assert cluster.edge_ami.drain("ContactStatus", AOR="cluster-pbx1", ContactStatus="Unreachable")
     assert_sipp_ok(phones.wait())
-    after = cluster.served_settled({"pbx1": before["pbx1"], "pbx2": before["pbx2"] + 10})
+    after = cluster.served_settled(before, 10)
     assert after["pbx1"] == before["pbx1"] and after["pbx2"] == before["pbx2"] + 10, (before, after)
     # The edge's Dial now takes the other route.
     assert_sipp_ok(cluster.calls(cluster.edge.sip_port, 1, service="2001"))
-    assert cluster.served_settled({**after, "pbx2": after["pbx2"] + 1})["pbx2"] == after["pbx2"] + 1
+    assert cluster.served_settled(after, 1)["pbx2"] == after["pbx2"] + 1
     reply = "503 Backend Down" if "503 Backend Down" in line else "408 Request Timeout"
     report(capsys, f"pbx1 killed: 10/10 calls answered by pbx2 during failover; Kamailio marked it inactive "
                    f"after {ds_down:.1f} s, the edge's route Unavailable after {edge_down:.1f} s (last reply {reply})")
@@ -149,9 +150,13 @@ def test_backend_back_traffic_returns(cluster, capsys):
     edge_up = time.monotonic() - booted
     before = cluster.served()
     assert_sipp_ok(cluster.calls(cluster.kport, 6))
-    after = cluster.served_settled({"pbx1": before["pbx1"] + 3, "pbx2": before["pbx2"] + 3})
-    assert after["pbx1"] - before["pbx1"] == 3 and after["pbx2"] - before["pbx2"] == 3, (before, after)
+    after = cluster.served_settled(before, 6)
+    # Traffic returns: pbx1 takes calls again (round robin restarts after a state change, so
+    # the split may be 2/4 as well as 3/3).
+    gained = {node: after[node] - before[node] for node in after}
+    assert sum(gained.values()) == 6 and gained["pbx1"] >= 2 and gained["pbx2"] >= 2, (before, after)
     assert_sipp_ok(cluster.calls(cluster.edge.sip_port, 1, service="2002"))
-    assert cluster.served_settled({**after, "pbx1": after["pbx1"] + 1})["pbx1"] == after["pbx1"] + 1
+    assert cluster.served_settled(after, 1)["pbx1"] == after["pbx1"] + 1
     report(capsys, f"pbx1 restarted (booted in {booted - started:.1f} s): active in Kamailio {ds_up:.1f} s after "
-                   f"boot, the edge's route Reachable after {edge_up:.1f} s; calls shared 3/3 again")
+                   f"boot, the edge's route Reachable after {edge_up:.1f} s; 6 calls shared "
+                   f"{gained['pbx1']}/{gained['pbx2']}")
