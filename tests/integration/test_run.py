@@ -93,3 +93,24 @@ def test_interrupt_stops_asterisk_and_removes_the_sandbox(asterisk_prefix: Path,
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 
+
+
+def test_run_attaches_the_console_and_exit_stops_asterisk(asterisk_prefix: Path) -> None:
+    import pexpect
+
+    child = pexpect.spawn(sys.executable, ["-m", "buildtools", "run", "--prefix", str(asterisk_prefix)],
+                          cwd=str(ROOT), encoding="utf-8", codec_errors="replace", timeout=60)
+    try:
+        child.expect(r"\(pid (\d+)\)")
+        pid = int(child.match.group(1))
+        child.expect(r"\*CLI> ")
+        child.sendline("pjsip show transports")
+        child.expect(r"transport-udp\s+udp\s+\d+\s+\d+\s+127\.0\.0\.1:\d+")
+        child.expect(r"\*CLI> ")
+        child.sendline("exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
