@@ -42,7 +42,11 @@ def run(asterisk_prefix: Path, tmp_path: Path):
     for proc in started:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=90)  # it stops Asterisk: `core stop now`, else SIGKILL after 10 + 10 s
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
 
 
 def cli(info: dict[str, str], command: str) -> str:
@@ -88,7 +92,7 @@ def test_interrupt_stops_asterisk_and_removes_the_sandbox(asterisk_prefix: Path,
     conf = Path(re.search(r"-C (\S+) -r", text).group(1))
     pid = int(re.search(r"\(pid (\d+)\)", text).group(1))
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
+    assert proc.wait(timeout=90) == 0
     assert not conf.parents[1].exists()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
