@@ -41,7 +41,7 @@ def run(asterisk_prefix: Path, tmp_path: Path):
     yield start
     for proc in started:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGTERM)  # SIGINT: ignored when pytest runs as a background job
             try:
                 proc.wait(timeout=90)  # it stops Asterisk: `core stop now`, else SIGKILL after 10 + 10 s
             except subprocess.TimeoutExpired:
