@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 from pathlib import Path
 
 import pexpect
@@ -37,7 +40,15 @@ class LogFollower:
         return self._child.before + self._child.after
 
     def close(self) -> None:
-        self._child.close(force=True)
+        """Stop ``tail`` (SIGKILL: pexpect's own terminate() gives up after 0.3 s on a loaded
+        machine and raises) and reap it."""
+        child = self._child
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, signal.SIGKILL)
+        with contextlib.suppress(pexpect.ExceptionPexpect, OSError):
+            child.wait()
+        with contextlib.suppress(pexpect.ExceptionPexpect, OSError):
+            child.close(force=True)
 
     def __enter__(self) -> LogFollower:
         return self

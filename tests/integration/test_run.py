@@ -41,8 +41,12 @@ def run(asterisk_prefix: Path, tmp_path: Path):
     yield start
     for proc in started:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=30)
+            proc.send_signal(signal.SIGTERM)  # SIGINT: ignored when pytest runs as a background job
+            try:
+                proc.wait(timeout=90)  # it stops Asterisk: `core stop now`, else SIGKILL after 10 + 10 s
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
 
 
 def cli(info: dict[str, str], command: str) -> str:
@@ -88,8 +92,29 @@ def test_interrupt_stops_asterisk_and_removes_the_sandbox(asterisk_prefix: Path,
     conf = Path(re.search(r"-C (\S+) -r", text).group(1))
     pid = int(re.search(r"\(pid (\d+)\)", text).group(1))
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
+    assert proc.wait(timeout=90) == 0
     assert not conf.parents[1].exists()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 
+
+
+def test_run_attaches_the_console_and_exit_stops_asterisk(asterisk_prefix: Path) -> None:
+    import pexpect
+
+    child = pexpect.spawn(sys.executable, ["-m", "buildtools", "run", "--prefix", str(asterisk_prefix)],
+                          cwd=str(ROOT), encoding="utf-8", codec_errors="replace", timeout=60)
+    try:
+        child.expect(r"\(pid (\d+)\)")
+        pid = int(child.match.group(1))
+        child.expect(r"\*CLI> ")
+        child.sendline("pjsip show transports")
+        child.expect(r"transport-udp\s+udp\s+\d+\s+\d+\s+127\.0\.0\.1:\d+")
+        child.expect(r"\*CLI> ")
+        child.sendline("exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
