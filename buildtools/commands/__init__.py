@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 from buildtools.commands.apply import ApplyCommand
 from buildtools.commands.build import BuildCommand
 from buildtools.commands.fetch import FetchCommand
+from buildtools.commands.matrix import MatrixCommand
 from buildtools.commands.pipeline import PipelineCommand
 from buildtools.commands.test import TestCommand
 
@@ -29,4 +30,5 @@ class Command(Protocol):
         """Do the work; return the exit code."""
 
 
-COMMANDS: tuple[Command, ...] = (ApplyCommand(), BuildCommand(), FetchCommand(), PipelineCommand(), TestCommand())
+COMMANDS: tuple[Command, ...] = (ApplyCommand(), BuildCommand(), FetchCommand(), MatrixCommand(), PipelineCommand(),
+                                 TestCommand())
