@@ -148,3 +148,12 @@ def test_the_real_series_pick_one_variant_each(tmp_path: Path) -> None:
         labels = {p.name[:4]: p.label for p in series.patches}
         assert labels["0004"].startswith("patches/22/" if head == "e89e30cee53f" else "patches/master/")
         assert labels["0006"].startswith("patches/22/")  # fake tree: no #2041
+
+
+def test_describe_series_names_where_each_patch_comes_from(tmp_path: Path) -> None:
+    from buildtools.commands.matrix import describe_series
+
+    root = Path(__file__).resolve().parents[2]
+    path = make_tree(tmp_path / "t", "20.21.0-rc1")
+    write_migrations(path, {"2285f2ace275": None})
+    assert describe_series(Series.select(root, Tree(path))) == "patches/20: 22/0001-0003 master/0004 22/0005-0006"
