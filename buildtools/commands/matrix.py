@@ -103,7 +103,7 @@ class MatrixCommand:
         parser.add_argument("--profile", choices=PROFILES, default="minimal", help="build profile (default: minimal)")
         parser.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel make jobs (default: CPU count)")
         parser.add_argument("--lock", type=Path, metavar="FILE", default=os.environ.get("BUILDTOOLS_LOCK"),
-                            help="hold an exclusive flock on FILE during each build and each test run, so that "
+                            help="hold an exclusive flock on FILE while each tree is built and tested, so that "
                                  "other heavy jobs on the machine wait (default: $BUILDTOOLS_LOCK, else none)")
         parser.add_argument("--pytest-args", default="", metavar="ARGS",
                             help="extra pytest arguments, one string (e.g. '-x' or '-k qualify')")
@@ -133,8 +133,7 @@ class MatrixCommand:
         return 0 if all(r.ok for r in rows) else 1
 
     def _one(self, ctx: Context, args: argparse.Namespace, tree, row: Row) -> None:
-        from buildtools.build import build
-        from buildtools.paths import ENV_WORKDIR, project_root
+        from buildtools.paths import project_root
         from buildtools.series import Series, apply_series
         from buildtools.util import step
 
@@ -148,12 +147,19 @@ class MatrixCommand:
             log.info(apply_series(tree, series, log_path).message)
         row.times["apply"] = time.monotonic() - t0
 
+        with _maybe_locked(args.lock):  # one hold for build and tests: fewer waits behind other jobs
+            self._build_and_test(ctx, args, tree, series, row)
+
+    def _build_and_test(self, ctx: Context, args: argparse.Namespace, tree, series: Series, row: Row) -> None:
+        from buildtools.build import build
+        from buildtools.paths import ENV_WORKDIR, project_root
+
+        root = project_root()
         row.result = "build failed"
         prefix = ctx.workdir.root / "matrix" / tree.path.name / "prefix"
-        with _maybe_locked(args.lock):
-            t0 = time.monotonic()
-            build(tree, ctx.workdir, prefix, profile=args.profile, jobs=args.jobs, modules=series.module_names)
-            row.times["build"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        build(tree, ctx.workdir, prefix, profile=args.profile, jobs=args.jobs, modules=series.module_names)
+        row.times["build"] = time.monotonic() - t0
 
         row.result = "tests failed"
         log_path = ctx.workdir.log(f"matrix-test-{tree.path.name}")
@@ -161,12 +167,11 @@ class MatrixCommand:
                ENV_WORKDIR: str(ctx.workdir.root)}
         cmd = [sys.executable, "-m", "pytest", str(root / "tests"), "-q", "-p", "no:cacheprovider",
                *args.pytest_args.split()]
-        with _maybe_locked(args.lock):
-            log.info("test %s ... (log: %s)", tree.path.name, log_path)
-            t0 = time.monotonic()
-            with open(log_path, "w") as f:
-                rc = subprocess.run(cmd, cwd=root, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
-            row.times["test"] = time.monotonic() - t0
+        log.info("test %s ... (log: %s)", tree.path.name, log_path)
+        t0 = time.monotonic()
+        with open(log_path, "w") as f:
+            rc = subprocess.run(cmd, cwd=root, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
+        row.times["test"] = time.monotonic() - t0
         summary = pytest_summary(log_path.read_text(errors="replace"))
         row.ok = rc == 0
         row.result = f"pass ({summary})" if row.ok else f"FAIL ({summary}; {log_path})"
