@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import tempfile
@@ -17,7 +18,7 @@ from buildtools.modules import MINIMAL_MODULES
 from buildtools.paths import Workdir
 from buildtools.series import applied_series_hash
 from buildtools.tree import Tree
-from buildtools.util import atomic_write, run, step
+from buildtools.util import atomic_write, file_digest, run, step
 
 log = logging.getLogger("buildtools")
 
@@ -43,12 +44,39 @@ def _compiler() -> str | None:
     return os.environ.get("CC") or ("ccache gcc" if shutil.which("ccache") else None)
 
 
+def use_cached_pjproject(tree: Tree, workdir: Workdir) -> None:
+    """Point the tree's pjproject checksum at our repacked tarball in `<workdir>/externals`.
+
+    A tree from git or a release tarball checks the externals cache against upstream's md5 of
+    pjproject-<PJPROJECT_VERSION>.tar.bz2; the cache holds Debian's pjproject repacked by
+    `buildtools fetch --source debian` (same version, other bytes; no download is possible here).
+    """
+    mak = tree.path / "third-party" / "versions.mak"
+    m = re.search(r"^PJPROJECT_VERSION\s*=\s*(\S+)", mak.read_text() if mak.is_file() else "", re.MULTILINE)
+    if not m:
+        return
+    name = f"pjproject-{m.group(1)}.tar.bz2"
+    tarball, md5file = workdir.externals / name, tree.path / "third-party/pjproject" / f"{name}.md5"
+    if not (tarball.is_file() and tarball.with_name(name + ".origin").is_file()):
+        if md5file.is_file():
+            log.warning("configure: %s wants %s, which is not in %s: configure will try to download it "
+                        "(run `buildtools fetch --source debian` with this work directory to repack one)",
+                        tree.path, name, workdir.externals)
+        return
+    line = f"{file_digest(tarball, 'md5')}  {name}\n"
+    if md5file.is_file() and md5file.read_text() != line:
+        log.info("configure: using the repacked %s from %s (%s rewritten)", name, workdir.externals,
+                 md5file.relative_to(tree.path))
+        md5file.write_text(line)
+
+
 def configure(tree: Tree, workdir: Workdir, prefix: Path, profile: str = "minimal") -> None:
     """./configure with the bundled pjproject and our externals cache; skipped if already done alike.
 
     Profile `testsuite` adds --enable-dev-mode (-Werror, TEST_FRAMEWORK selectable). Switching a
     built tree to or from dev mode is refused: it fails in pjproject's libpjmedia-codec.
     """
+    use_cached_pjproject(tree, workdir)
     args = [f"--prefix={prefix}", "--with-pjproject-bundled", f"--with-externals-cache={workdir.externals}",
             "--without-x11", *([DEVMODE_ARG, DEVMODE_PJPROJECT] if profile == "testsuite" else [])]
     cc = _compiler()

@@ -30,7 +30,7 @@ def pipeline(workdir: Workdir, *, source: str = "debian", version: str | None = 
     with file_lock(workdir.root / "build.lock"):
         t = sources.fetch(workdir, source, version, dest, url=url, sha256=sha256, suites=suites, tree=tree)
         with step("apply", workdir.log("apply")) as log_path:
-            series = Series.select(root, t.version)
+            series = Series.select(root, t)
             log.info(apply_series(t, series, log_path).message)
         prefix = build(t, workdir, prefix or workdir.prefix, profile=profile, jobs=jobs, modules=series.module_names)
     return t, prefix
@@ -48,11 +48,12 @@ def ensure_built(workdir: Workdir | str | os.PathLike[str] | None = None, versio
     ws = workdir if isinstance(workdir, Workdir) else Workdir.resolve(workdir)
     spec = VersionSpec.parse(version)
     prefix = Path(prefix).absolute() if prefix else ws.prefix
-    series = Series.select(project_root(), spec)
     stamp = read_build_stamp(prefix)
-    if (stamp and stamp.get("series_hash") == series.hash and stamp.get("profile") == profile
-            and _version_matches(spec, stamp.get("version")) and has_headers(prefix)):
-        log.debug("%s is up to date (Asterisk %s, series %s)", prefix, stamp["version"], series.hash[:12])
+    tree = Tree(stamp["tree"]) if stamp and stamp.get("tree") else None
+    if (stamp and tree is not None and tree.is_asterisk_tree() and stamp.get("profile") == profile
+            and _version_matches(spec, stamp.get("version")) and has_headers(prefix)
+            and stamp.get("series_hash") == Series.select(project_root(), tree).hash):
+        log.debug("%s is up to date (Asterisk %s, series %s)", prefix, stamp["version"], stamp["series_hash"][:12])
         return prefix
     return pipeline(ws, source=source, version=version, prefix=prefix, profile=profile)[1]
 

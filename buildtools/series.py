@@ -1,6 +1,7 @@
 """Our patch series and modules, and applying them to a tree atomically and idempotently.
 
-`patches/<branch>/series` (quilt format) lists `git format-patch` files; every `modules/*.c`
+`patches/<branch>/series` (quilt format, plus `if` conditions on the tree's content: see
+buildtools.probe) lists `git format-patch` files; every `modules/*.c`
 (and `*.xml`) is copied into the tree. Applying stages every touched file in a temporary
 directory, runs `git apply` there patch by patch, and writes the tree only when all of it
 succeeded. `<tree>/.buildtools/` records what was applied (and keeps the patches) so a changed
@@ -22,9 +23,10 @@ from functools import cached_property
 from pathlib import Path
 
 from buildtools.errors import PatchError
+from buildtools.probe import Condition, Probe, added_lines, created_migrations
 from buildtools.tree import Tree
 from buildtools.util import atomic_write, run, sha256_bytes
-from buildtools.version import Version, VersionSpec
+from buildtools.version import MASTER, MASTER_MAJOR, Version, VersionSpec
 
 log = logging.getLogger("buildtools")
 
@@ -156,13 +158,93 @@ class Module:
 
 
 def available_branches(root: Path) -> list[str]:
-    """Branch directories under `patches/`."""
-    return sorted((p.name for p in (root / "patches").iterdir() if p.is_dir() and p.name.isdigit()), key=int)
+    """Branch directories under `patches/` (numbers, then `master`)."""
+    names = [p.name for p in (root / "patches").iterdir() if p.is_dir() and (p.name.isdigit() or p.name == MASTER)]
+    return sorted(names, key=lambda n: int(n) if n.isdigit() else MASTER_MAJOR)
+
+
+@dataclass(frozen=True)
+class SeriesLine:
+    """One patch line of a series file: the patch, its conditions, where it was written."""
+
+    patch: Patch
+    conditions: tuple[Condition, ...]
+    where: str
+
+
+def _parse_series(root: Path, branch: str, text: str) -> list[SeriesLine]:
+    """The patch lines of `patches/<branch>/series`: `<file> [-p1] [if COND ...]`.
+
+    `<file>` is relative to `patches/<branch>/` and may name another branch's file
+    (`../22/0001-x.patch`) so that identical patches are kept once.
+    """
+    pdir = root / "patches" / branch
+    label = f"patches/{branch}/series"
+    lines = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        where = f"{label} line {lineno}"
+        opts, conds = words[1:], []
+        if "if" in opts:
+            i = opts.index("if")
+            opts, conds = opts[:i], opts[i + 1:]
+            if not conds:
+                raise PatchError(f"{where}: 'if' without a condition")
+        if opts not in ([], ["-p1"]):
+            raise PatchError(f"{where}: unsupported options {' '.join(opts)!r}")
+        path = pdir / words[0]
+        try:
+            rel = path.resolve().relative_to((root / "patches").resolve())
+        except ValueError:
+            raise PatchError(f"{where}: {words[0]} is outside patches/") from None
+        if not path.is_file():
+            raise PatchError(f"{where}: patches/{rel} not found")
+        lines.append(SeriesLine(Patch.load(path, f"patches/{rel}"),
+                                tuple(Condition.parse(c, where) for c in conds), where))
+    return lines
+
+
+def _choose(lines: list[SeriesLine], tree: Tree | None, label: str) -> list[Patch]:
+    """The patches of `lines` that fit `tree`: lines naming the same file name are variants of one
+    patch, and exactly one of them must fit."""
+    if any(ln.conditions for ln in lines) and tree is None:
+        raise PatchError(f"{label} chooses patches by the tree's content: a tree is needed")
+    own = frozenset(m for ln in lines for m in created_migrations(ln.patch.data.decode("utf-8", "replace")))
+    # A patch applied where `has=X` does not hold must not add X, or the choice would change once
+    # the series is applied (a patch that needs X may repeat it: X was there before).
+    for ln in lines:
+        for c in ln.conditions:
+            if not c.has_text:
+                continue
+            for other in lines:
+                needs_it = any(o.kind == "has" and o.value == c.value and not o.negate for o in other.conditions)
+                if not needs_it and any(c.has_text in added for added in
+                                        added_lines(other.patch.data.decode("utf-8", "replace"))):
+                    raise PatchError(f"{ln.where}: condition {c} tests a text that {other.patch.label} adds; "
+                                     "choose a text only upstream has")
+    probe = Probe(tree.path, own) if tree is not None else None
+    groups: dict[str, list[SeriesLine]] = {}
+    for ln in lines:
+        groups.setdefault(ln.patch.name, []).append(ln)
+    chosen = []
+    for name, variants in groups.items():
+        fits = [v for v in variants if probe is None or all(c.holds(probe) for c in v.conditions)]
+        if len(fits) != 1:
+            conds = [c for v in variants for c in v.conditions]
+            what = "no variant" if not fits else f"{len(fits)} variants ({', '.join(v.where for v in fits)})"
+            raise PatchError(f"{label}: {what} of {name} fits{'' if tree is None else f' {tree.path}'}"
+                             f" ({probe.describe(conds) if probe else 'no tree'})",
+                             hint="add a variant for this tree to the series")
+        chosen.append(fits[0].patch)
+    return chosen
 
 
 @dataclass(frozen=True)
 class Series:
-    """The patches of one branch plus all modules, with a hash identifying their content."""
+    """The patches of one branch (chosen for one tree) plus all modules, with a hash identifying
+    their content."""
 
     branch: str
     series_text: str
@@ -170,18 +252,21 @@ class Series:
     modules: tuple[Module, ...]
 
     @classmethod
-    def select(cls, root: Path, version: Version | VersionSpec | str) -> Series:
-        """The series for the branch of `version` (`patches/22/` for any 22.x)."""
-        branch = str(version.major) if isinstance(version, Version | VersionSpec) else str(version)
+    def select(cls, root: Path, version: Version | VersionSpec | Tree | str, tree: Tree | None = None) -> Series:
+        """The series for the branch of `version` (`patches/22/` for any 22.x, `patches/master/`
+        for a master checkout), with the variants that fit `tree` (a Tree as `version` is both)."""
+        if isinstance(version, Tree):
+            tree, version = version, version.version
+        branch = version.branch if isinstance(version, Version | VersionSpec) else str(version)
         if not (root / "patches" / branch).is_dir():
             branches = ", ".join(available_branches(root)) if (root / "patches").is_dir() else "none"
             raise PatchError(f"no patches for Asterisk {version}: patches/{branch}/ does not exist "
                              f"(available branches: {branches or 'none'})")
-        return cls.load(root, branch)
+        return cls.load(root, branch, tree)
 
     @classmethod
-    def load(cls, root: Path, branch: str) -> Series:
-        """Read `patches/<branch>/series`, its patches and `modules/*`."""
+    def load(cls, root: Path, branch: str, tree: Tree | None = None) -> Series:
+        """Read `patches/<branch>/series`, choose its patches for `tree`, and read `modules/*`."""
         pdir = root / "patches" / branch
         series_file = pdir / "series"
         label = f"patches/{branch}/series"
@@ -190,20 +275,11 @@ class Series:
             text = ""
         else:
             text = series_file.read_text()
-        patches = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            words = line.split("#", 1)[0].split()
-            if not words:
-                continue
-            if words[1:] not in ([], ["-p1"]):
-                raise PatchError(f"{label} line {lineno}: unsupported options {' '.join(words[1:])!r}")
-            path = pdir / words[0]
-            if not path.is_file():
-                raise PatchError(f"{label} line {lineno}: patches/{branch}/{words[0]} not found")
-            patches.append(Patch.load(path, f"patches/{branch}/{words[0]}"))
-        listed = {p.name for p in patches}
+        lines = _parse_series(root, branch, text)
+        patches = _choose(lines, tree, label)
+        listed = {ln.patch.path.resolve() for ln in lines}
         for extra in sorted(pdir.glob("*.patch")):
-            if extra.name not in listed:
+            if extra.resolve() not in listed:
                 log.warning("patches/%s/%s is not listed in %s: ignored", branch, extra.name, label)
         modules = [Module(f"modules/{p.name}", module_dest(p.name), p.read_bytes())
                    for pattern in MODULE_PATTERNS for p in sorted((root / "modules").glob(pattern))]

@@ -35,7 +35,9 @@ class Tree:
 
     @cached_property
     def version(self) -> Version:
-        """The Asterisk version, from `.version`, else from `git describe --tags`."""
+        """The Asterisk version, from `.version`, else (a git checkout) as `build_tools/make_version`
+        tells it: `GIT-master-<commit>` when configure.ac's AC_INIT names branch master, else
+        `git describe --tags`."""
         dot_version = self.path / ".version"
         if dot_version.is_file():
             text = dot_version.read_text().strip()
@@ -43,6 +45,8 @@ class Tree:
                 return Version.parse(text)
             except ValueError:
                 raise SourceError(f"{dot_version}: unrecognised Asterisk version {text!r}") from None
+        if self._mainline_branch() == "master" and (self.path / ".git").exists():
+            return Version.master(self._git_commit() or "unknown")
         described = self._git_describe()
         if described is None:
             raise SourceError(f"cannot tell the Asterisk version of {self.path}: no .version file and no git tag")
@@ -50,6 +54,23 @@ class Tree:
             return Version.parse(re.sub(r"-\d+-g[0-9a-f]+$", "", described.removeprefix("v")))
         except ValueError:
             raise SourceError(f"{self.path}: git tag {described!r} is not an Asterisk version") from None
+
+    def _mainline_branch(self) -> str | None:
+        """The branch configure.ac's AC_INIT names (`22`, `master`), as make_version reads it."""
+        try:
+            text = (self.path / "configure.ac").read_text(errors="replace")
+        except OSError:
+            return None
+        m = re.search(r"^AC_INIT\(\[asterisk\],\s*\[([^\]]+)\]", text, re.MULTILINE)
+        return m.group(1) if m else None
+
+    def _git_commit(self) -> str | None:
+        import git
+
+        try:
+            return git.Repo(self.path).git.rev_parse("--short", "HEAD")
+        except (git.InvalidGitRepositoryError, git.GitCommandError):
+            return None
 
     def _git_describe(self) -> str | None:
         if not (self.path / ".git").exists():
@@ -63,8 +84,8 @@ class Tree:
 
     @property
     def branch(self) -> str:
-        """The major version as a string (`22`): selects `patches/<branch>/`."""
-        return str(self.version.major)
+        """The major version as a string (`22`), or `master`: selects `patches/<branch>/`."""
+        return self.version.branch
 
     @property
     def stamp_dir(self) -> Path:

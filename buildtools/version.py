@@ -1,4 +1,5 @@
-"""Asterisk release numbers (`22.10.1`, `22.11.0-rc2`) and version requests (`22` or exact)."""
+"""Asterisk release numbers (`22.10.1`, `22.11.0-rc2`, a master checkout `GIT-master-…`) and
+version requests (`22`, `master` or exact)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,36 @@ from buildtools.errors import ConfigError
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:[-~](alpha|beta|rc)(\d+))?$")
 _PRE_RANK = {"alpha": 0, "beta": 1, "rc": 2}
 _FINAL = (3, 0)
+_MASTER_RE = re.compile(r"^GIT-master-(\S+)$")
+MASTER = "master"
+MASTER_MAJOR = 10**6  # a master checkout sorts above every release
 
 
 @functools.total_ordering
 @dataclass(frozen=True, eq=True)
 class Version:
-    """An Asterisk release; pre-releases sort below their release: 22.10.1 < 22.11.0-rc2 < 22.11.0."""
+    """An Asterisk release; pre-releases sort below their release: 22.10.1 < 22.11.0-rc2 < 22.11.0.
+
+    A master checkout (what `build_tools/make_version` prints there: `GIT-master-<describe>`)
+    has `git` set to that text, branch `master`, and sorts above every release.
+    """
 
     major: int
     minor: int
     patch: int = 0
     pre: tuple[str, int] | None = None
+    git: str | None = None
+
+    @classmethod
+    def master(cls, describe: str) -> Version:
+        """A master checkout at `describe` (a commit or `git describe` output)."""
+        return cls(MASTER_MAJOR, 0, 0, None, f"GIT-master-{describe}")
 
     @classmethod
     def parse(cls, text: str) -> Version:
-        """Parse `22.10.1`, `22.11.0-rc2` or Debian's `22.11.0~rc2`; ValueError otherwise."""
+        """Parse `22.10.1`, `22.11.0-rc2`, Debian's `22.11.0~rc2` or `GIT-master-…`; ValueError otherwise."""
+        if m := _MASTER_RE.match(text.strip()):
+            return cls.master(m.group(1))
         m = _VERSION_RE.match(text.strip())
         if not m:
             raise ValueError(f"not an Asterisk version: {text!r}")
@@ -39,6 +55,16 @@ class Version:
         return (self.major, self.minor, self.patch, *rank)
 
     @property
+    def is_master(self) -> bool:
+        """True for a master checkout."""
+        return self.git is not None
+
+    @property
+    def branch(self) -> str:
+        """`22` for any 22.x, `master` for a master checkout: selects `patches/<branch>/`."""
+        return MASTER if self.is_master else str(self.major)
+
+    @property
     def is_prerelease(self) -> bool:
         """True for alpha, beta and rc versions."""
         return self.pre is not None
@@ -49,6 +75,8 @@ class Version:
         return self.key < other.key
 
     def __str__(self) -> str:
+        if self.git:
+            return self.git
         base = f"{self.major}.{self.minor}.{self.patch}"
         return f"{base}-{self.pre[0]}{self.pre[1]}" if self.pre else base
 
@@ -74,17 +102,19 @@ class VersionSpec:
         text = text.strip()
         if text.isdigit():
             return cls(int(text))
+        if text == MASTER:
+            return cls(MASTER_MAJOR)
         try:
             v = Version.parse(text)
         except ValueError:
             raise ConfigError(f"{option}: {text!r} is not an Asterisk branch or release "
-                              "(expected e.g. 22 or 22.10.1)") from None
+                              "(expected e.g. 22, 22.10.1 or master)") from None
         return cls(v.major, v)
 
     @property
     def branch(self) -> str:
-        """The branch (major number) as a string."""
-        return str(self.major)
+        """The branch (major number, or `master`) as a string."""
+        return MASTER if self.major == MASTER_MAJOR else str(self.major)
 
     def matches(self, version: Version) -> bool:
         """Whether `version` satisfies this request."""

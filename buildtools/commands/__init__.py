@@ -11,6 +11,7 @@ from buildtools.commands.export import ExportCommand
 from buildtools.commands.fetch import FetchCommand
 from buildtools.commands.fuzz import FuzzCommand
 from buildtools.commands.lint import LintCommand
+from buildtools.commands.matrix import MatrixCommand
 from buildtools.commands.pipeline import PipelineCommand
 from buildtools.commands.run import RunCommand
 from buildtools.commands.test import TestCommand
@@ -34,6 +35,7 @@ class Command(Protocol):
 
 #: The command classes, in the order `--help` lists them (alphabetical).
 COMMANDS: list[type[Command]] = [
-    ApplyCommand, BuildCommand, ExportCommand, FetchCommand, FuzzCommand, LintCommand, PipelineCommand,
+    ApplyCommand, BuildCommand, ExportCommand, FetchCommand, FuzzCommand, LintCommand, MatrixCommand,
+    PipelineCommand,
     RunCommand, TestCommand, TestsuiteCommand,
 ]

@@ -38,7 +38,7 @@ class ApplyCommand:
             if args.reverse:
                 result = reverse_series(tree, log_path, check=args.check, force=args.force)
             else:
-                series = Series.select(project_root(), tree.version)
+                series = Series.select(project_root(), tree)
                 result = apply_series(tree, series, log_path, check=args.check, force=args.force)
         print(result.message)
         return 0

@@ -61,7 +61,7 @@ class BuildCommand:
             log.info("%s is not patched (no `buildtools apply`): building stock Asterisk", tree.path)
             modules = []
         else:
-            modules = Series.select(project_root(), tree.version).module_names
+            modules = Series.select(project_root(), tree).module_names
         prefix = build(tree, ctx.workdir, args.prefix or ctx.workdir.prefix, profile=args.profile, jobs=args.jobs,
                        modules=modules, sanitize=sanitize)
         print_result(tree.version, prefix)

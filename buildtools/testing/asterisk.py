@@ -63,6 +63,7 @@ class AsteriskSandbox:
     sip_port: int = 0
     ami_port: int = 0
     proc: subprocess.Popen | None = None
+    wrapper: list[str] = field(default_factory=list)  # command prefix, e.g. `unshare -m …` (must exec)
 
     @property
     def etc(self) -> Path:
@@ -131,7 +132,7 @@ write = all
         self._write_configs()
         with open(self.log_dir / "console.log", "wb") as out:
             self.proc = subprocess.Popen(
-                [str(self.binary), "-C", str(self.etc / "asterisk.conf"), "-f", "-n"],
+                [*self.wrapper, str(self.binary), "-C", str(self.etc / "asterisk.conf"), "-f", "-n"],
                 stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             self._wait_booted(timeout)

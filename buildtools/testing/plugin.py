@@ -71,12 +71,14 @@ def asterisk_prefix(pytestconfig: pytest.Config) -> Path:
 
 
 @pytest.fixture(scope="session")
-def asterisk_tree(asterisk_prefix: Path) -> Path:
+def asterisk_tree(request: pytest.FixtureRequest) -> Path:
     """The source tree the prefix was built from (``BUILDTOOLS_TREE``, else the build stamp)."""
     given = os.environ.get("BUILDTOOLS_TREE")
     if given:
         return Path(given)
     from buildtools.build import read_build_stamp
+
+    asterisk_prefix = request.getfixturevalue("asterisk_prefix")
 
     stamp = read_build_stamp(asterisk_prefix) or {}
     if not stamp.get("tree"):

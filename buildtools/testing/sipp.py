@@ -30,7 +30,8 @@ class Sipp:
 
     def __init__(self, scenario: Path, target_port: int, workdir: Path, *, port: int | None = None,
                  service: str = "s", variables: dict[str, str] | None = None,
-                 calls: int = 1, timeout: float = 30, extra: list[str] | None = None) -> None:
+                 calls: int = 1, timeout: float = 30, extra: list[str] | None = None,
+                 ip: str = "127.0.0.1") -> None:
         self.scenario = scenario
         self.port = port or free_port()
         self.workdir = workdir
@@ -38,7 +39,7 @@ class Sipp:
         name = f"{scenario.stem}-{self.port}"
         self.msg_file = workdir / f"{name}-messages.log"
         self.err_file = workdir / f"{name}-errors.log"
-        cmd = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),
+        cmd = ["sipp", "-sf", str(scenario), "-i", ip, "-p", str(self.port),
                "-m", str(calls), "-s", service, "-nostdin", "-trace_msg", "-message_file",
                str(self.msg_file), "-trace_err", "-error_file", str(self.err_file),
                "-timeout", f"{int(timeout)}s", "-timeout_error", "-max_recv_loops", "1000"]

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from unit_helpers import Project
+from unit_helpers import Project, make_tree
 
 from buildtools import build, pipeline
 from buildtools.paths import Workdir
@@ -89,8 +89,9 @@ def test_ensure_built_returns_at_once_for_a_current_stamp(standard_project: Proj
         raise AssertionError("pipeline ran")
 
     monkeypatch.setattr(pipeline, "pipeline", no_pipeline)
-    series = Series.select(standard_project.root, "22")
-    _write_stamp(workdir.prefix, version="22.10.1", series_hash=series.hash, profile="minimal")
+    tree = make_tree(workdir.src / "asterisk-22.10.1")
+    series = Series.select(standard_project.root, Tree.open(tree))
+    _write_stamp(workdir.prefix, version="22.10.1", series_hash=series.hash, profile="minimal", tree=str(tree))
     (workdir.prefix / "include" / "asterisk").mkdir(parents=True)
     (workdir.prefix / "include" / "asterisk.h").write_text("")
     (workdir.prefix / "include" / "asterisk" / "buildopts.h").write_text("")

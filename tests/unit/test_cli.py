@@ -180,3 +180,24 @@ def test_global_options_after_the_command(tree_dir: Path, tmp_path: Path, capsys
     assert main(["fetch", "--workdir", str(tmp_path / "w3"), "-q", "--source", "path", "--tree", str(tree_dir)]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and (tmp_path / "w3/logs/fetch.log").is_file()
+
+
+def test_matrix_table_helpers() -> None:
+    from buildtools.commands.matrix import Row, pytest_summary, render
+
+    assert pytest_summary("....\n===== 130 passed, 2 skipped in 75.20s (0:01:15) =====\n") == "130 passed, 2 skipped"
+    assert pytest_summary("FAILED x\n= 1 failed, 129 passed in 80s =\n") == "1 failed, 129 passed"
+    assert pytest_summary("crashed") == "no pytest summary"
+    row = Row(Path("/x/asterisk-20.21.0-rc1"), "20.21.0-rc1", "patches/20: 22/0001-0003", "pass (1 passed)", True,
+              {"apply": 0.2, "build": 150.0, "test": 80.4})
+    table = render([row, Row(Path("/x/t"))]).splitlines()
+    assert table[2] == ("| asterisk-20.21.0-rc1 | 20.21.0-rc1 | patches/20: 22/0001-0003 | pass (1 passed) "
+                        "| 0 s | 2 min 30 s | 80 s |")
+    assert table[3] == "| t | ? | - | not run | - | - | - |"
+
+
+def test_matrix_refuses_a_non_tree(tmp_path: Path, capsys) -> None:
+    from buildtools.cli import main
+
+    assert main(["matrix", str(tmp_path)]) == 2
+    assert f"{tmp_path} is not an Asterisk source tree" in capsys.readouterr().err

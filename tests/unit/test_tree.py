@@ -28,6 +28,23 @@ def test_version_from_git_tag(tmp_path: Path) -> None:
     assert Tree(path).version == Version.parse("22.9.0")
 
 
+def test_master_checkout_from_git(tmp_path: Path) -> None:
+    """A git checkout of master: make_version says GIT-master-<…> (AC_INIT names the branch)."""
+    path = make_tree(tmp_path / "t", version=None)
+    (path / "configure.ac").write_text("AC_PREREQ(2.60)\n\nAC_INIT([asterisk], [master], [https://x/issues])\n")
+    git(path, "init", "-q")
+    git(path, "add", ".")
+    git(path, "commit", "-qm", "x")
+    tree = Tree(path)
+    assert tree.version.is_master and tree.branch == "master"
+    assert str(tree.version) == "GIT-master-" + git(path, "rev-parse", "--short", "HEAD").strip()
+
+
+def test_master_from_dot_version(tmp_path: Path) -> None:
+    path = make_tree(tmp_path / "t", version="GIT-master-f0c1c1a7b7")
+    assert Tree(path).branch == "master"
+
+
 def test_no_version_names_the_tree(tmp_path: Path) -> None:
     path = make_tree(tmp_path / "t", version=None)
     with pytest.raises(SourceError, match=f"{path}: no .version file and no git tag"):

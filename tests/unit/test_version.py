@@ -18,9 +18,17 @@ def test_parse_and_str() -> None:
     assert Version.parse("22.11.0~rc2") == Version.parse("22.11.0-rc2")
     assert str(Version.parse("22.11.0~rc2")) == "22.11.0-rc2"
     assert Version.parse("22.11.0-rc2").is_prerelease and not Version.parse("22.11.0").is_prerelease
-    for bad in ("22", "GIT-master-abc", "22.x.1", ""):
+    for bad in ("22", "GIT-22-abc", "GIT-master-", "22.x.1", ""):
         with pytest.raises(ValueError):
             Version.parse(bad)
+
+
+def test_master_checkout() -> None:
+    m = Version.parse("GIT-master-49fe30d0ff")
+    assert m.is_master and m.branch == "master" and str(m) == "GIT-master-49fe30d0ff"
+    assert m > Version.parse("23.5.0-rc1") and Version.parse("22.10.1").branch == "22"
+    assert VersionSpec.parse("master").branch == "master" and VersionSpec.parse("master").matches(m)
+    assert not VersionSpec.parse("23").matches(m)
 
 
 @pytest.mark.parametrize(("debver", "upstream"), [
