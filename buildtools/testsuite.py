@@ -120,20 +120,22 @@ def ensure_venv(checkout: Path, starpy: Path, log_path: Path) -> Path:
 
 
 def asterisk_conf(prefix: Path) -> str:
-    """The asterisk.conf runtests.py reads its directories from: modules, docs and binaries from the
-    prefix, everything else short and relative to each test's own base directory."""
+    """The asterisk.conf runtests.py reads its directories from. It mirrors each into the test's
+    own base directory (files symlinked, subdirectories such as cdr-csv recreated), so they point
+    at the prefix `make install` filled; only the run directory (sockets) stays short."""
+    var = f"{prefix}/var"
     return "\n".join([
         "[directories]",
         "astetcdir => /etc/asterisk",
         f"astmoddir => {prefix}/lib/asterisk/modules",
-        "astvarlibdir => /var/lib/asterisk",
-        "astdbdir => /var/lib/asterisk",
-        "astkeydir => /var/lib/asterisk",
-        f"astdatadir => {prefix}/var/lib/asterisk",
-        "astagidir => /var/lib/asterisk/agi-bin",
-        "astspooldir => /var/spool/asterisk",
+        f"astvarlibdir => {var}/lib/asterisk",
+        f"astdbdir => {var}/lib/asterisk",
+        f"astkeydir => {var}/lib/asterisk",
+        f"astdatadir => {var}/lib/asterisk",
+        f"astagidir => {var}/lib/asterisk/agi-bin",
+        f"astspooldir => {var}/spool/asterisk",
         "astrundir => /var/run/asterisk",
-        "astlogdir => /var/log/asterisk",
+        f"astlogdir => {var}/log/asterisk",
         f"astsbindir => {prefix}/sbin",
         "", "[options]", "", ""])
 
