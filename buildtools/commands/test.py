@@ -14,7 +14,7 @@ from buildtools.errors import ConfigError
 
 log = logging.getLogger("buildtools")
 
-TEST_DIRS = ("tests/unit", "tests/fuzz", "tests/integration")
+TEST_DIRS = ("tests/unit", "tests/tree", "tests/fuzz", "tests/integration")
 
 
 def _selected_paths(pytest_args: list[str]) -> list[str]:

@@ -115,7 +115,7 @@ def test_test_passes_arguments_through(argv: list[str], expected: list[str], sta
     argv = [str(fake_prefix) if a == "P" else a for a in argv]
     assert main(argv) == 5
     tests = standard_project.root / "tests"
-    assert fake_pytest["cmd"][2:] == ["pytest", str(tests / "unit"), str(tests / "fuzz"), str(tests / "integration"), *expected]
+    assert fake_pytest["cmd"][2:] == ["pytest", str(tests / "unit"), str(tests / "tree"), str(tests / "fuzz"), str(tests / "integration"), *expected]
     assert fake_pytest["env"]["BUILDTOOLS_WORKDIR"].endswith("/work")
     assert fake_pytest["env"]["BUILDTOOLS_PREFIX"] == str(fake_prefix)
 
