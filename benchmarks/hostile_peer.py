@@ -28,19 +28,17 @@ copied and reversed with `buildtools apply --reverse`, into <workdir>/stock-pref
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from buildtools.testing import scenarios
 from buildtools.testing.asterisk import AsteriskSandbox, make_root, remove_root
+from buildtools.testing.peers import UdpResponder, cpu_seconds, reply_to, rss_kib
 from buildtools.testing.process import wait_until
 from buildtools.testing.rawsip import RawUac
 from buildtools.testing.sipp import Sipp
@@ -94,52 +92,13 @@ FAIL_HEADERS = ["Retry-After: 60", "X-Reason: route-closed", "X-Billing-Id: 1", 
                 "Warning: 399 proxy \"busy\"", "X-Long: " + "x" * 300]
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return rss_kib(pid) / 1024
 
 
-class BusyUas:
+def busy_uas(headers: list[str]) -> UdpResponder:
     """Answers every INVITE with a 486 carrying ``headers`` (stateless; ACKs are ignored)."""
-
-    def __init__(self, headers: list[str]) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.5)
-        self.port = self.sock.getsockname()[1]
-        self.headers = headers
-        self.answered = 0
-        self._stop = False
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop:
-            try:
-                data, peer = self.sock.recvfrom(65535)
-            except socket.timeout:
-                continue
-            if not data.startswith(b"INVITE "):
-                continue
-            lines = data.decode(errors="replace").split("\r\n")
-            keep = [f"{line};tag=busy" if line.lower().startswith("to:") else line for line in lines[1:]
-                    if line.split(":", 1)[0].lower() in ("via", "from", "to", "call-id", "cseq")]
-            msg = "\r\n".join(["SIP/2.0 486 Busy Here", *keep, *self.headers, "Content-Length: 0", "", ""])
-            self.sock.sendto(msg.encode(), peer)
-            self.answered += 1
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join()
-        self.sock.close()
+    return UdpResponder("INVITE", lambda request: reply_to(request, "486 Busy Here", headers, "busy"))
 
 
 @dataclass
@@ -172,7 +131,7 @@ def run(prefix: Path, build: str, case: str, calls: int, work: Path) -> Result:
                 finally:
                     uac.close()
         elif case == "486-6000":
-            uas = BusyUas(MANY)
+            uas = busy_uas(MANY)
             try:
                 uac_xml = scenarios.render(scenarios.UAC_WAIT, work / "uac.xml")
                 uac = Sipp(uac_xml, ast.sip_port, work, service="dial", calls=calls, timeout=900,

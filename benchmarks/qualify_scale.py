@@ -19,7 +19,6 @@ answering 503, 10 % at a socket that never answers. The patched build has
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import socket
 import subprocess
@@ -28,10 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from buildtools.testing.asterisk import AsteriskSandbox, make_root, remove_root
+from buildtools.testing.peers import cpu_seconds
+from buildtools.testing.ports import free_port
 
-from buildtools.sandbox import AsteriskSandbox, free_port, make_root, remove_root  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FREQUENCY = 5
 TIMEOUT = 3.0
@@ -39,11 +39,6 @@ AORS = 100
 PER_AOR = 10
 RESPONDER = (ROOT / "tests/integration/qualify/sipp/responder.xml").read_text()
 PHRASES = {200: "OK", 405: "Method Not Allowed", 503: "Service Unavailable"}
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peer_for(i: int) -> str:

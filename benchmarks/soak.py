@@ -33,8 +33,6 @@ import argparse
 import os
 import random
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,14 +40,15 @@ import threading
 import time
 from pathlib import Path
 
+from buildtools.testing import scenarios
+from buildtools.testing.asterisk import AsteriskSandbox, make_root, remove_root
+from buildtools.testing.kamailio import kamailio
+from buildtools.testing.peers import UdpResponder, reply_to, rss_kib
+from buildtools.testing.ports import free_port
+from buildtools.testing.process import udp_bound, wait_until
+from buildtools.testing.rawsip import RawUac
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from integration import scenarios  # noqa: E402
-from integration.rawsip import RawUac  # noqa: E402
-
-from buildtools.sandbox import AsteriskSandbox, free_port, make_root, remove_root  # noqa: E402
 
 SHARES = {"bye": 0.35, "bye-kam": 0.15, "fail-486": 0.15, "fail-503": 0.15, "fail-380": 0.05, "normal": 0.10,
           "hostile": 0.05}
@@ -149,50 +148,15 @@ HOSTILE = [
 ]
 
 
-def cpu_rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+def flap_peer(period: float = 10) -> UdpResponder:
+    """Answers OPTIONS with a code that changes every ``period`` s: 200, 503, 405, none."""
+    codes = ["200 OK", "503 Service Unavailable", "405 Method Not Allowed", None]
+    t0 = time.monotonic()
 
-
-class FlapPeer:
-    """Answers OPTIONS with a code that changes every `period` s: 200, 503, 405, none."""
-
-    CODES = [(200, "OK"), (503, "Service Unavailable"), (405, "Method Not Allowed"), None]
-
-    def __init__(self, period: float = 10) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.5)
-        self.port = self.sock.getsockname()[1]
-        self.period = period
-        self.t0 = time.monotonic()
-        self.answered = 0
-        self._stop = False
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop:
-            try:
-                data, peer = self.sock.recvfrom(65535)
-            except socket.timeout:
-                continue
-            reply = self.CODES[int((time.monotonic() - self.t0) / self.period) % len(self.CODES)]
-            if not data.startswith(b"OPTIONS ") or reply is None:
-                continue
-            lines = data.decode(errors="replace").split("\r\n")
-            keep = [f"{ln};tag=flap" if ln.lower().startswith("to:") else ln for ln in lines[1:]
-                    if ln.split(":", 1)[0].lower() in ("via", "from", "to", "call-id", "cseq")]
-            self.sock.sendto("\r\n".join([f"SIP/2.0 {reply[0]} {reply[1]}", *keep, "Content-Length: 0", "", ""])
-                             .encode(), peer)
-            self.answered += 1
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join()
-        self.sock.close()
+    def answer(request: bytes) -> bytes | None:
+        status = codes[int((time.monotonic() - t0) / period) % len(codes)]
+        return reply_to(request, status, [], "flap") if status else None
+    return UdpResponder("OPTIONS", answer)
 
 
 def sipp(scenario: Path, target: int, work: Path, *, calls: int = 0, rate: float = 0, service: str = "s",
@@ -258,7 +222,7 @@ def slope(samples: list[tuple[float, int]]) -> float:
 def run(prefix: Path, build: str, calls: int, rate: float, work: Path) -> dict:
     patched = build == "patched"
     work.mkdir(parents=True)
-    flap = FlapPeer()
+    flap = flap_peer()
     ports = {name: free_port() for name in ("uas", "normal", "kamailio", "fail-486", "fail-503", "fail-380")}
     root = make_root(f"soak-{build}-")
     conf = PJSIP.format(flap=flap.port, codes="qualify_reachable_codes = 2xx,405\n" if patched else "")
@@ -267,15 +231,11 @@ def run(prefix: Path, build: str, calls: int, rate: float, work: Path) -> dict:
     ast = AsteriskSandbox(prefix=prefix, root=root, configs={"pjsip.conf": conf, "extensions.conf": dialplan},
                           modules=["res_pjsip_hangup_headers.so"] if patched else [])
     ast.start(timeout=60)
-    kam_dir = work / "kamailio"
-    kam_dir.mkdir()
-    (kam_dir / "kamailio.cfg").write_text(KAMAILIO.replace("@LISTEN@", str(ports["kamailio"]))
-                                          .replace("@BACKEND@", str(ast.sip_port)))
-    kamailio = subprocess.Popen([shutil.which("kamailio") or "/usr/sbin/kamailio", "-f", str(kam_dir / "kamailio.cfg"),
-                                 "-DD", "-E", "-n", "1", "-Y", str(kam_dir), "-P", str(kam_dir / "kamailio.pid")],
-                                stdout=open(kam_dir / "kamailio.log", "wb"), stderr=subprocess.STDOUT)
+    kam = kamailio(work / "kamailio", KAMAILIO.replace("@LISTEN@", str(ports["kamailio"]))
+                   .replace("@BACKEND@", str(ast.sip_port)), ports["kamailio"])
     procs: list[subprocess.Popen] = []
     try:
+        kam.start()
         pid = ast.proc.pid
         share = {k: round(calls * v) for k, v in SHARES.items()}
         # Callees (run until stopped)
@@ -287,7 +247,7 @@ def run(prefix: Path, build: str, calls: int, rate: float, work: Path) -> dict:
             scen = scenarios.render(scenarios.UAS_FAIL, work / f"uas_{code}.xml", FAIL_HEADERS, code=code,
                                     phrase=phrase, pause=100)
             procs.append(sipp(scen, 0, work, port=ports[name])[0])
-        time.sleep(1)
+        wait_until(lambda: all(udp_bound(ports[name]) for name in ("uas", "normal", *FAIL)), 10, "SIPp callees")
         # Callers, each at its share of the rate
         uac_bye = scenarios.render(scenarios.UAC_BYE, work / "uac_bye.xml", BYE_HEADERS, pause=1000)
         uac_wait = scenarios.render(scenarios.UAC_WAIT, work / "uac_wait.xml")
@@ -310,7 +270,7 @@ def run(prefix: Path, build: str, calls: int, rate: float, work: Path) -> dict:
         while any(p.poll() is None for p, _, _ in callers.values()) or hthread.is_alive():
             if ast.proc.poll() is not None:
                 break
-            rss.append((time.monotonic() - t0, cpu_rss_kib(pid)))
+            rss.append((time.monotonic() - t0, rss_kib(pid)))
             time.sleep(2)
         elapsed = time.monotonic() - t0
         alive = ast.proc.poll() is None
@@ -350,8 +310,7 @@ def run(prefix: Path, build: str, calls: int, rate: float, work: Path) -> dict:
             if p.poll() is None:
                 p.terminate()
                 p.wait(timeout=10)
-        kamailio.terminate()
-        kamailio.wait(timeout=10)
+        kam.stop()
         flap.close()
         ast.stop()
         remove_root(root)

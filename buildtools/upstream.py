@@ -178,6 +178,18 @@ def resolve_base(repo, branch: str, base: str | None = None) -> str:
 
 
 @contextlib.contextmanager
+def base_repo(tree: Path | None, repo: str | None, branch: str, base: str | None) -> Iterator[tuple[object, str]]:
+    """(repository, base commit) of the export/lint options: an unpatched ``tree`` put into a
+    temporary repository, or the git repository ``repo`` at ``base`` (default: the branch's head)."""
+    if tree:
+        with repo_from_tree(tree) as temp:
+            yield temp, resolve_base(temp, branch, "base")
+    else:
+        opened = open_repo(repo)
+        yield opened, resolve_base(opened, branch, base)
+
+
+@contextlib.contextmanager
 def temp_worktree(repo, commit: str) -> Iterator:
     """A detached worktree of `repo` at `commit` in a temporary directory, removed afterwards."""
     import git

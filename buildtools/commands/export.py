@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import shutil
 from pathlib import Path
@@ -42,16 +41,10 @@ class ExportCommand:
 
     def run(self, ctx: Context, args: argparse.Namespace) -> int:
         from buildtools.paths import project_root
-        from buildtools.upstream import open_repo, repo_from_tree, resolve_base
+        from buildtools.upstream import base_repo
 
         root = project_root()
-        with contextlib.ExitStack() as stack:
-            if args.tree:
-                repo = stack.enter_context(repo_from_tree(args.tree))
-                base = resolve_base(repo, args.branch, "base")
-            else:
-                repo = open_repo(args.repo)
-                base = resolve_base(repo, args.branch, args.base)
+        with base_repo(args.tree, args.repo, args.branch, args.base) as (repo, base):
             return self._export(args, root, repo, base)
 
     def _export(self, args, root: Path, repo, base: str) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import time
 from pathlib import Path
@@ -57,17 +56,11 @@ class LintCommand:
 
     def run(self, ctx: Context, args: argparse.Namespace) -> int:
         from buildtools.paths import project_root
-        from buildtools.upstream import open_repo, repo_from_tree, resolve_base
+        from buildtools.upstream import base_repo
 
         start = time.monotonic()
         root = project_root()
-        with contextlib.ExitStack() as stack:
-            if args.tree:
-                repo = stack.enter_context(repo_from_tree(args.tree))
-                base = resolve_base(repo, args.branch, "base")
-            else:
-                repo = open_repo(args.repo)
-                base = resolve_base(repo, args.branch, args.base)
+        with base_repo(args.tree, args.repo, args.branch, args.base) as (repo, base):
             return self._lint(ctx, args, root, repo, base, start)
 
     def _lint(self, ctx, args, root, repo, base, start) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from buildtools.testing.sipp import SippResult
@@ -25,3 +27,16 @@ def b64(event: dict[str, str], key: str) -> str:
 
 def assert_sipp_ok(result: SippResult) -> None:
     assert result.ok, f"SIPp failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.errors[-2000:]}"
+
+
+def eventually(check: Callable[[], object], timeout: float = 15, what: str = "condition", interval: float = 0.2):
+    """Poll ``check()`` until it returns something true and return it; AssertionError after
+    ``timeout`` seconds, naming ``what`` and the last value (for states a test waits for)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}: last {check()!r}")
+        time.sleep(interval)

@@ -257,3 +257,25 @@ void ast_optional_api_unuse(const char *symname, ast_optional_fn *optional_ref, 
 /* clang blocks (Asterisk's RAII_VAR under clang): the class of a block on the stack */
 void *_NSConcreteStackBlock[32];
 void *_NSConcreteGlobalBlock[32];
+
+void fuzz_take_pattern(const uint8_t **data, size_t *size, char *pattern, size_t pattern_size)
+{
+	const uint8_t *nl;
+	size_t len;
+
+	if (*size < 9 || memcmp(*data, "#pattern ", 9)) {
+		return;
+	}
+	nl = memchr(*data, '\n', *size);
+	if (!nl) {
+		return;
+	}
+	len = (size_t) (nl - *data) - 9;
+	if (len >= pattern_size) {
+		return;
+	}
+	memcpy(pattern, *data + 9, len);
+	pattern[len] = '\0';
+	*size -= nl + 1 - *data;
+	*data = nl + 1;
+}

@@ -81,17 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int live = fuzz_ao2_live;
 	size_t i;
 
-	if (size >= 9 && !memcmp(data, "#pattern ", 9)) {
-		const uint8_t *nl = memchr(data, '\n', size);
-		size_t len = nl ? (size_t) (nl - data) - 9 : 0;
-
-		if (nl && len < sizeof(pattern)) {
-			memcpy(pattern, data + 9, len);
-			pattern[len] = '\0';
-			size -= nl + 1 - data;
-			data = nl + 1;
-		}
-	}
+	fuzz_take_pattern(&data, &size, pattern, sizeof(pattern));
 
 	/* 1. chan_pjsip: exactly the bytes received, not NUL-terminated */
 	msg = malloc(size ? size : 1);

@@ -14,9 +14,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
+
+from buildtools.testing.helpers import eventually
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
@@ -68,18 +69,6 @@ def wait_listening(port: int, proto: str = "udp", timeout: float = 10, proc: sub
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} is not listening on {proto} 127.0.0.1:{port} after {timeout} s")
         time.sleep(0.05)
-
-
-def wait_for(check, timeout: float = 15, what: str = "condition", interval: float = 0.2):
-    """Poll ``check()`` until it returns something true; fail naming ``what`` and the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}: last {check()!r}")
-        time.sleep(interval)
 
 
 def sip_options(port: int, timeout: float = 1.0) -> str | None:
@@ -146,7 +135,7 @@ class Kamailio:
             for proto, port in self.listens:
                 wait_listening(port, proto, max(0.5, deadline - time.monotonic()), self.proc, "Kamailio")
             if self.ping_port:
-                wait_for(lambda: sip_options(self.ping_port) or (self.proc.poll() is not None and "exited"),
+                eventually(lambda: sip_options(self.ping_port) or (self.proc.poll() is not None and "exited"),
                          max(0.5, deadline - time.monotonic()), "Kamailio to answer OPTIONS")
                 if self.proc.poll() is not None:
                     raise AssertionError(f"Kamailio exited with {self.proc.returncode}")

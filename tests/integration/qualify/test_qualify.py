@@ -9,13 +9,13 @@ a SIPp backend and answers 503 itself when the backend does not reply.
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 
 import pytest
 
 from buildtools.testing.kamailio import kamailio
 from buildtools.testing.sipp import Sipp
+from buildtools.testing.helpers import eventually
 
 HERE = Path(__file__).parent
 RESPONDER = HERE / "sipp" / "responder.xml"
@@ -110,17 +110,6 @@ def contacts(ast) -> dict[str, tuple[str, str]]:
     return out
 
 
-def wait_for(check, timeout: float = 15, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: last {check()!r}")
-        time.sleep(0.25)
-
-
 def dial(ast, case: str) -> dict[str, str]:
     """Dial(PJSIP/<case>) from a Local channel (extension call-<case>); its UserEvent Dialed."""
     ami = ast.ami()
@@ -140,7 +129,7 @@ def test_reply_codes_decide_reachability(env):
         now = contacts(ast)
         return now if all(now.get(k, ("",))[0] == v for k, v in expected.items()) else None
 
-    got = wait_for(settled, what="contact statuses")
+    got = eventually(settled, what="contact statuses")
     # The last reply, as CLI shows it: code and phrase, or why none came.
     assert got["list-503"][1] == "503 Service Unavailable"
     assert got["list-405"][1] == "405 Method Not Allowed"
@@ -173,7 +162,7 @@ def test_registered_contact_takes_the_aor_list(env, sipp):
     result = sipp(HERE / "sipp" / "register.xml", ast.sip_port, service="reg",
                   variables={"contact": f"127.0.0.1:{ports['404']}"}).wait()
     assert result.ok, result.stdout[-1500:]
-    wait_for(lambda: contacts(ast).get("reg", ("",))[0] == "Avail", what="registered contact")
+    eventually(lambda: contacts(ast).get("reg", ("",))[0] == "Avail", what="registered contact")
     with ast.ami() as ami:
         _, events = ami.list_action("PJSIPShowEndpoint", Endpoint="reg")
     (detail,) = [ev for ev in events if ev["Event"] == "ContactStatusDetail"]
@@ -188,7 +177,7 @@ def test_received_408_follows_the_list_but_no_reply_never_counts(env):
         now = contacts(ast)
         return now if now.get("r408-408", ("",))[0] == "Avail" and now.get("r408-dead", ("",))[0] == "Unavail" else None
 
-    got = wait_for(settled, what="408 statuses")
+    got = eventually(settled, what="408 statuses")
     assert got["r408-408"][1] == "408 Request Timeout"
 
 
@@ -216,7 +205,7 @@ def test_a_reason_phrase_that_is_not_utf8_still_publishes_contact_status(env):
     ami = ast.ami()
     try:
         responders.start(ports["flip"], 200)
-        wait_for(lambda: contacts(ast).get("flip", ("",))[0] == "Avail", what="flip reachable")
+        eventually(lambda: contacts(ast).get("flip", ("",))[0] == "Avail", what="flip reachable")
         responders.start(ports["flip"], 404, phrase="Nicht gefunden \xe9")  # a Latin-1 byte
         down = ami.wait_event("ContactStatus", timeout=15, AOR="flip", ContactStatus="Unreachable")
         assert down["LastReplyCode"] == "404"
@@ -228,7 +217,7 @@ def test_a_reason_phrase_that_is_not_utf8_still_publishes_contact_status(env):
 def test_unreachable_contact_is_not_dialed(env):
     ast, ports, responders, _ = env
     # AOR "failover": its first contact answers OPTIONS 503 (unreachable with 2xx), the second 200.
-    wait_for(lambda: contacts(ast).get("fo-down", ("",))[0] == "Unavail"
+    eventually(lambda: contacts(ast).get("fo-down", ("",))[0] == "Unavail"
              and contacts(ast).get("fo-up", ("",))[0] == "Avail", what="failover contacts")
     assert dial(ast, "failover")["Status"] == "ANSWER"
     assert "INVITE sip:fo-up@" in responders.messages(ports["direct"])
@@ -238,7 +227,7 @@ def test_unreachable_contact_is_not_dialed(env):
 @pytest.mark.allow_warnings  # chan_pjsip logs that it could not create the session to 'down'
 def test_all_unreachable_means_dial_fails(env):
     ast, _, _, _ = env
-    wait_for(lambda: contacts(ast).get("down-503", ("",))[0] == "Unavail", what="down-503")
+    eventually(lambda: contacts(ast).get("down-503", ("",))[0] == "Unavail", what="down-503")
     assert dial(ast, "down")["Status"] == "CHANUNAVAIL"
 
 
@@ -246,7 +235,7 @@ def test_behind_kamailio_backend_down_and_back(env):
     ast, ports, responders, kamailio_dir = env
     ami = ast.ami()
     try:
-        wait_for(lambda: contacts(ast).get("via-kamailio", ("",))[0] == "Avail", what="backend up")
+        eventually(lambda: contacts(ast).get("via-kamailio", ("",))[0] == "Avail", what="backend up")
         responders.stop(ports["backend"])
         down = ami.wait_event("ContactStatus", timeout=20, AOR="proxied", ContactStatus="Unreachable")
         # Kamailio answered for the dead backend: a received 503, not a timeout.

@@ -14,9 +14,10 @@ import time
 
 import pytest
 from helpers import assert_sipp_ok
-from integration.examples.lab import EXAMPLES, example_configs, render, wait_for
+from integration.examples.lab import EXAMPLES, example_configs, render
 
 from buildtools.sandbox import Sipp, free_port
+from buildtools.testing.helpers import eventually
 
 NAME = "dispatcher-failover"
 HERE = EXAMPLES / NAME
@@ -56,7 +57,7 @@ class Cluster:
         """``served()`` once ``calls`` more calls than ``before`` are logged (the logger writes a
         moment after the call); the last value if that does not happen within 10 s."""
         try:
-            return wait_for(lambda: (now := self.served()) and sum(now.values()) >= sum(before.values()) + calls
+            return eventually(lambda: (now := self.served()) and sum(now.values()) >= sum(before.values()) + calls
                             and now, timeout=10, interval=0.1)
         except AssertionError:
             return self.served()
@@ -100,7 +101,7 @@ def report(capsys, text: str) -> None:
 
 
 def test_both_backends_take_calls(cluster):
-    wait_for(lambda: cluster.edge_contact("pbx1") == "Avail" and cluster.edge_contact("pbx2") == "Avail",
+    eventually(lambda: cluster.edge_contact("pbx1") == "Avail" and cluster.edge_contact("pbx2") == "Avail",
              what="the edge's routes to pbx1 and pbx2 Avail (OPTIONS through Kamailio)")
     before = cluster.served()
     assert_sipp_ok(cluster.calls(cluster.kport, 6))
@@ -121,10 +122,10 @@ def test_kill_one_backend_calls_continue(cluster, capsys):
     pbx1.proc.wait(timeout=10)
     # Phones keep calling right away (5 calls/s for 2 s): every call is answered, by pbx2.
     phones = cluster.calls(cluster.kport, 10, wait=False)
-    wait_for(lambda: cluster.kam_event("down", "pbx1"), what="Kamailio to mark pbx1 inactive", interval=0.05)
+    eventually(lambda: cluster.kam_event("down", "pbx1"), what="Kamailio to mark pbx1 inactive", interval=0.05)
     ds_down = time.monotonic() - killed
     # The edge: the route to pbx1 Unavailable, because of Kamailio's answer for it.
-    line = wait_for(lambda: cluster.edge_contact_line("pbx1", "Unavail", "503 Backend Down", "408 Request Timeout"),
+    line = eventually(lambda: cluster.edge_contact_line("pbx1", "Unavail", "503 Backend Down", "408 Request Timeout"),
                     what="the edge's route to pbx1 Unavail after Kamailio's 503/408", interval=0.05)
     edge_down = time.monotonic() - killed
     assert cluster.edge_ami.drain("ContactStatus", AOR="cluster-pbx1", ContactStatus="Unreachable")
@@ -144,9 +145,9 @@ def test_backend_back_traffic_returns(cluster, capsys):
     started = time.monotonic()
     pbx1.start()
     booted = time.monotonic()
-    wait_for(lambda: cluster.kam_event("up", "pbx1"), what="Kamailio to mark pbx1 active again", interval=0.05)
+    eventually(lambda: cluster.kam_event("up", "pbx1"), what="Kamailio to mark pbx1 active again", interval=0.05)
     ds_up = time.monotonic() - booted
-    wait_for(lambda: cluster.edge_contact("pbx1") == "Avail", what="the edge's route to pbx1 Avail", interval=0.05)
+    eventually(lambda: cluster.edge_contact("pbx1") == "Avail", what="the edge's route to pbx1 Avail", interval=0.05)
     edge_up = time.monotonic() - booted
     before = cluster.served()
     assert_sipp_ok(cluster.calls(cluster.kport, 6))

@@ -15,7 +15,7 @@ import pytest
 from helpers import assert_sipp_ok
 from integration.examples.lab import EXAMPLES, example_configs, render
 
-from buildtools.sandbox import Sipp, free_port
+from buildtools.sandbox import free_port
 
 NAME = "flood-limiting"
 HERE = EXAMPLES / NAME

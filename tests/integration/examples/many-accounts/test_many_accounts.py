@@ -12,9 +12,10 @@ import re
 
 import pytest
 from helpers import assert_sipp_ok
-from integration.examples.lab import EXAMPLES, example_configs, render, wait_for, wait_listening
+from integration.examples.lab import EXAMPLES, example_configs, render, wait_listening
 
 from buildtools.sandbox import Sipp, free_port
+from buildtools.testing.helpers import eventually
 
 NAME = "many-accounts"
 HERE = EXAMPLES / NAME
@@ -61,7 +62,7 @@ def landed(ast, run) -> dict[str, str]:
 
 def test_accounts_register_through_the_proxy_with_line(lab):
     ast = lab["ast"]
-    wait_for(lambda: registered(ast) == {"reg-1001": "Registered", "reg-1002": "Registered"},
+    eventually(lambda: registered(ast) == {"reg-1001": "Registered", "reg-1002": "Registered"},
              what="both registrations Registered")
     result = lab["registrar"].wait()
     assert_sipp_ok(result)
