@@ -75,13 +75,13 @@ class RawUac:
         self.sock.sendto((eol.join(lines) + eol + eol + body).encode(), self.target)
         return self._recv_final("BYE")
 
-    def bye(self, extra_headers: str) -> str:
+    def bye(self, extra_headers: str, cseq: int = 2) -> str:
         """Send a BYE with ``extra_headers`` (lines joined by \\n, continuation lines kept)."""
         self._send(
             f"BYE {self.remote_contact} SIP/2.0\n"
             f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{random.getrandbits(32):x}\n"
             f"From: <sip:raw@127.0.0.1:{self.port}>;tag={self.tag}\nTo: {self.to_hdr}\n"
-            f"Call-ID: {self.call_id}\nCSeq: 2 BYE\nMax-Forwards: 70\n"
+            f"Call-ID: {self.call_id}\nCSeq: {cseq} BYE\nMax-Forwards: 70\n"
             f"{extra_headers.rstrip()}\nContent-Length: 0\n\n")
         return self._recv_final("BYE")
 
