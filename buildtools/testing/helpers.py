@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+from buildtools.errors import SandboxError
+from buildtools.testing.process import wait_until
 from buildtools.testing.sipp import SippResult
 
 
@@ -32,11 +33,12 @@ def assert_sipp_ok(result: SippResult) -> None:
 def eventually(check: Callable[[], object], timeout: float = 15, what: str = "condition", interval: float = 0.2):
     """Poll ``check()`` until it returns something true and return it; AssertionError after
     ``timeout`` seconds, naming ``what`` and the last value (for states a test waits for)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}: last {check()!r}")
-        time.sleep(interval)
+    last: list[object] = [None]
+
+    def probe() -> object:
+        last[0] = check()
+        return last[0]
+    try:
+        return wait_until(probe, timeout, what, interval=interval)
+    except SandboxError:
+        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}: last {last[0]!r}") from None
