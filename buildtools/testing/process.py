@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import struct
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +37,7 @@ def wait_until(check: Callable[[], object], timeout: float, what: str, *, interv
         time.sleep(interval)
 
 
-def _bound(table: str, port: int, listening_only: bool) -> bool:
+def _bound(table: str, port: int, listening_only: bool, addresses: tuple[str, ...] | None = None) -> bool:
     want = f":{port:04X}"
     try:
         lines = Path(table).read_text().splitlines()[1:]
@@ -44,14 +46,20 @@ def _bound(table: str, port: int, listening_only: bool) -> bool:
     for line in lines:
         fields = line.split()
         # local_address is e.g. 0100007F:13C4; TCP state 0A is LISTEN
-        if len(fields) > 3 and fields[1].endswith(want) and (not listening_only or fields[3] == "0A"):
+        if len(fields) > 3 and fields[1].endswith(want) and (not listening_only or fields[3] == "0A") \
+                and (addresses is None or fields[1].split(":")[0] in addresses):
             return True
     return False
 
 
-def udp_bound(port: int) -> bool:
-    """Whether some process has bound UDP ``port`` (IPv4 or IPv6), from /proc/net/udp."""
-    return _bound("/proc/net/udp", port, False) or _bound("/proc/net/udp6", port, False)
+def udp_bound(port: int, host: str | None = None) -> bool:
+    """Whether some process has bound UDP ``port`` (IPv4 or IPv6), from /proc/net/udp; with an
+    IPv4 ``host``, bound on that address (or on all addresses)."""
+    if host is None:
+        return _bound("/proc/net/udp", port, False) or _bound("/proc/net/udp6", port, False)
+    # /proc/net/udp shows an IPv4 address as the hex of its 32-bit value in host byte order
+    address = "%08X" % struct.unpack("=I", socket.inet_aton(host))[0]
+    return _bound("/proc/net/udp", port, False, (address, "00000000"))
 
 
 def tcp_listening(port: int) -> bool:

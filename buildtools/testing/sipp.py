@@ -48,6 +48,7 @@ class Sipp:
         cmd += extra or []
         if target_port:
             cmd.append(f"127.0.0.1:{target_port}")
+        self.ip = ip
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -60,7 +61,7 @@ class Sipp:
             out = self.proc.stdout.read() if self.proc.stdout else ""
             return f"SIPp exited with {self.proc.returncode} before binding port {self.port}: {out[-500:]}"
 
-        wait_until(lambda: udp_bound(self.port), timeout, f"SIPp {self.scenario.name} on port {self.port}",
+        wait_until(lambda: udp_bound(self.port, self.ip), timeout, f"SIPp {self.scenario.name} on port {self.port}",
                    alive=gone)
         return self
 

@@ -67,6 +67,18 @@ def test_a_failed_start_stops_what_started_before(tmp_path: Path) -> None:
     assert gone(first.pid)
 
 
+def test_udp_bound_on_an_address() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.2", 0))
+        port = s.getsockname()[1]
+        assert udp_bound(port) and udp_bound(port, "127.0.0.2")
+        assert not udp_bound(port, "127.0.0.3")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("0.0.0.0", port))
+        assert udp_bound(port, "127.0.0.3")  # bound on all addresses
+    assert not udp_bound(port, "127.0.0.2")
+
+
 def test_tcp_listening() -> None:
     with socket.create_server(("127.0.0.1", 0)) as s:
         port = s.getsockname()[1]
