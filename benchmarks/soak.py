@@ -23,7 +23,10 @@ Measured for each build: Asterisk alive at the end (crashes: 0), failed calls pe
 (SIPp's own count, raw calls counted here), Asterisk's RSS every 2 s and its slope after the
 first 20 % of the run (least squares, KiB per 1,000 calls), `core show channels` after the
 calls, and (patched) the use count of res_pjsip_hangup_headers (one per channel store of BYE
-headers: 0 once every channel is gone).
+headers: 0 once every channel is gone). With a MALLOC_DEBUG build (`buildtools build
+--malloc-debug`), also `memory show summary` before the calls and after them, for the files our
+series allocates in and for datastore.c (every channel datastore) and astobj2.c (ao2 objects
+allocated through ao2_alloc are filed under their caller's file, so each file's figure includes them).
 
     python benchmarks/soak.py --prefix DIR --stock-prefix DIR [--calls 10000] [--rate 20]
 """
@@ -223,6 +226,26 @@ def hostile_calls(port: int, calls: int, rate: float, result: dict[str, int]) ->
         time.sleep(max(0.0, 1 / rate - (time.monotonic() - t)))
 
 
+# Files whose allocations MALLOC_DEBUG's `memory show summary` lists, that our series allocates in
+MEMORY_FILES = ("hangup_reason.c", "res_pjsip_hangup_headers.c", "res_pjsip_header_funcs.c", "res_pjsip_rfc3326.c",
+                "func_hangupcause.c", "chan_pjsip.c", "pjsip_options.c", "datastore.c", "astobj2.c")
+MEMORY_LINE = re.compile(r"^\s*(\d+) bytes (?:\(\s*\d+ cache\) )?in\s+(\d+) allocations in file (\S+)", re.M)
+
+
+def memory_summary(ast: AsteriskSandbox) -> dict[str, tuple[int, int]] | None:
+    """{file: (bytes, allocations)} from `memory show summary` (None: not a MALLOC_DEBUG build)."""
+    out = ast.cli("memory show summary", check=False).stdout
+    if "bytes in all allocations" not in out:
+        return None
+    summary: dict[str, tuple[int, int]] = {}
+    for size, count, name in MEMORY_LINE.findall(out):
+        old = summary.get(Path(name).name, (0, 0))
+        summary[Path(name).name] = (old[0] + int(size), old[1] + int(count))
+    m = re.search(r"(\d+) bytes in all allocations\n", out)
+    summary["(all)"] = (int(m.group(1)) if m else 0, sum(c for _, c in summary.values()))
+    return summary
+
+
 def slope(samples: list[tuple[float, int]]) -> float:
     """Least-squares slope of (x, y)."""
     n = len(samples)
@@ -263,6 +286,7 @@ def run(prefix: Path, build: str, calls: int, rate: float, work: Path) -> dict:
                                     phrase=phrase, pause=100)
             procs.append(sipp(scen, 0, work, port=ports[name])[0])
         wait_until(lambda: all(udp_bound(ports[name]) for name in ("uas", "normal", *FAIL)), 10, "SIPp callees")
+        memory_before = memory_summary(ast)
         # Callers, each at its share of the rate
         uac_bye = scenarios.render(scenarios.UAC_BYE, work / "uac_bye.xml", BYE_HEADERS, pause=1000)
         uac_wait = scenarios.render(scenarios.UAC_WAIT, work / "uac_wait.xml")
@@ -321,6 +345,8 @@ def run(prefix: Path, build: str, calls: int, rate: float, work: Path) -> dict:
             result["module_uses"] = int(m.group(1)) if m else None
             result["contacts"] = ast.cli("pjsip show contacts", check=False).stdout.count("Contact:  flap/")
         result["qualify_answers"] = flap.answered
+        if alive and memory_before is not None:
+            result["memory"] = (memory_before, memory_summary(ast) or {})
         return result
     finally:
         for p in procs:  # callees and callers (an interrupted run leaves none behind)
@@ -358,6 +384,14 @@ def main() -> int:
                 print(f"  {name:<9} ok {ok:>6}  failed {bad:>4}"
                       + (f"  (of the ok: {r['hostile_refused']} BYEs refused or discarded, then a plain BYE)"
                          if name == "hostile" else ""))
+    for build, r in results.items():
+        if "memory" in r:
+            before, after = r["memory"]
+            print(f"\n{build}: MALLOC_DEBUG `memory show summary`, before the calls → 40 s after them "
+                  "(bytes / allocations):")
+            for name in (*MEMORY_FILES, "(all)"):
+                (b0, n0), (b1, n1) = before.get(name, (0, 0)), after.get(name, (0, 0))
+                print(f"  {name:<28} {b0:>10} / {n0:<7} → {b1:>10} / {n1:<7}  ({b1 - b0:+d} bytes, {n1 - n0:+d})")
     if len(results) == 2:
         print("\nfailed calls, patched vs stock:")
         for name in results["patched"]["streams"]:

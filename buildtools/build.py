@@ -99,7 +99,7 @@ def configure(tree: Tree, workdir: Workdir, prefix: Path, profile: str = "minima
 
 
 def _select(cwd: Path, tree: Tree, profile: str, modules: Sequence[str], log_path: Path,
-            sanitize: Sequence[str] = ()) -> None:
+            sanitize: Sequence[str] = (), malloc_debug: bool = False) -> None:
     """Run the menuselect calls in `cwd`: menuselect always writes `./menuselect.makeopts` (and
     removes the `remove_on_change` files of every member that changes, relative to cwd)."""
     def ms(*argv: str, check: bool = True) -> bool:
@@ -133,6 +133,11 @@ def _select(cwd: Path, tree: Tree, profile: str, modules: Sequence[str], log_pat
                                  log=log_path)
         else:
             ms("--disable", option, check=False)
+    if malloc_debug:
+        if not ms("--enable", "MALLOC_DEBUG", check=False):
+            raise BuildError(f"menuselect: cannot enable MALLOC_DEBUG (--malloc-debug) in {tree.path}", log=log_path)
+    else:
+        ms("--disable", "MALLOC_DEBUG", check=False)
     ms("--check-deps")
 
 
@@ -141,7 +146,7 @@ def _cflags_line(opts: bytes) -> bytes:
 
 
 def menuselect(tree: Tree, workdir: Workdir, profile: str, modules: Sequence[str],
-               sanitize: Sequence[str] = ()) -> None:
+               sanitize: Sequence[str] = (), malloc_debug: bool = False) -> None:
     """Select modules: `minimal` = MINIMAL_MODULES, `full` = menuselect defaults; plus our `modules`.
 
     The selection is computed in a scratch directory first; the tree is only touched when the
@@ -158,25 +163,27 @@ def menuselect(tree: Tree, workdir: Workdir, profile: str, modules: Sequence[str
             for rel in ("menuselect-tree", "build_tools/menuselect-deps"):
                 (scratch / rel).symlink_to(tree.path / rel)
             (scratch / "menuselect.makeopts").write_bytes(current)
-            _select(scratch, tree, profile, modules, log_path, sanitize)
+            _select(scratch, tree, profile, modules, log_path, sanitize, malloc_debug)
             wanted = (scratch / "menuselect.makeopts").read_bytes()
         if wanted == current:
             log.info("menuselect: selection unchanged")
             return
-        _select(tree.path, tree, profile, modules, log_path, sanitize)
+        _select(tree.path, tree, profile, modules, log_path, sanitize, malloc_debug)
         if _cflags_line(opts.read_bytes()) != _cflags_line(current):
             (tree.path / ".lastclean").unlink(missing_ok=True)  # what menuselect does on a CFLAGS change
 
 
 def build(tree: Tree, workdir: Workdir, prefix: Path, *, profile: str = "minimal", jobs: int | None = None,
-          modules: Sequence[str] = (), sanitize: Sequence[str] = ()) -> Path:
+          modules: Sequence[str] = (), sanitize: Sequence[str] = (), malloc_debug: bool = False) -> Path:
     """configure, menuselect, make, make install; write `<prefix>/.buildtools-build.json`; return prefix.
 
     `sanitize`: names of SANITIZERS to build with (Asterisk's menuselect options).
+    `malloc_debug`: Asterisk's MALLOC_DEBUG (every ast_ allocation tracked by file and line,
+    `memory show summary`); menuselect lets it conflict with ADDRESS_SANITIZER.
     """
     prefix = prefix.absolute()
     configure(tree, workdir, prefix, profile)
-    menuselect(tree, workdir, profile, modules, sanitize)
+    menuselect(tree, workdir, profile, modules, sanitize, malloc_debug)
     jobs = jobs or len(os.sched_getaffinity(0))
     with step("make", workdir.log("make")) as log_path:
         run(["make", f"-j{jobs}"], tree.path, log_path, "make", heartbeat=HEARTBEAT)
@@ -184,6 +191,8 @@ def build(tree: Tree, workdir: Workdir, prefix: Path, *, profile: str = "minimal
              "tree": str(tree.path)}
     if sanitize:
         stamp["sanitize"] = sorted(sanitize)
+    if malloc_debug:
+        stamp["malloc_debug"] = True
     with step("install", workdir.log("install")) as log_path:
         if _installed(tree, prefix, stamp):
             if not has_headers(prefix):

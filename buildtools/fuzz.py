@@ -224,18 +224,24 @@ class RunResult:
 
 
 def run(binary: Path, target: Target, work: Path, seconds: int, log_path: Path, *, runs: int | None = None,
-        jobs: int = 1) -> RunResult:
+        jobs: int = 1, timeout: int = TIMEOUT_S) -> RunResult:
     """Fuzz for `seconds` (or `runs` executions) from the committed corpus and a working corpus in
-    `work`; new crashing inputs are copied to tests/fuzz/<target>/regressions/."""
+    `work`; new crashing inputs are copied to tests/fuzz/<target>/regressions/.
+
+    `timeout`: seconds an input may take before libFuzzer stops with a timeout (wall-clock time).
+    Above TIMEOUT_S, an input slower than TIMEOUT_S is still kept, as a `slow-unit-*` finding,
+    without stopping the run: on a shared machine, replay it alone to tell a hang from the load."""
     corpus = work / "corpus"
     artifacts = work / "artifacts"
     corpus.mkdir(parents=True, exist_ok=True)
     artifacts.mkdir(parents=True, exist_ok=True)
     before = set(artifacts.iterdir())
-    cmd = ["nice", "-n", "10", str(binary), f"-max_total_time={seconds}", f"-timeout={TIMEOUT_S}",
+    cmd = ["nice", "-n", "10", str(binary), f"-max_total_time={seconds}", f"-timeout={timeout}",
            f"-max_len={MAX_LEN}", "-print_final_stats=1", f"-artifact_prefix={artifacts}/", "-use_value_profile=1"]
     if runs:
         cmd.append(f"-runs={runs}")
+    if timeout > TIMEOUT_S:
+        cmd.append(f"-report_slow_units={TIMEOUT_S}")
     if target.dictionary.is_file():
         cmd.append(f"-dict={target.dictionary}")
     cmd += [str(corpus), *(str(d) for d in (target.corpus, target.regressions) if d.is_dir())]

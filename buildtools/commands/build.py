@@ -44,6 +44,9 @@ class BuildCommand:
         parser.add_argument("--sanitize", metavar="LIST", default="",
                             help=f"build with sanitizers, comma-separated: {','.join(SANITIZERS)} (Asterisk's "
                                  "ADDRESS_SANITIZER/UNDEFINED_SANITIZER menuselect options)")
+        parser.add_argument("--malloc-debug", action="store_true",
+                            help="build with Asterisk's MALLOC_DEBUG: every ast_ allocation tracked by file "
+                                 "(`memory show summary`; not with --sanitize address)")
 
     def run(self, ctx: Context, args: argparse.Namespace) -> int:
         from buildtools.build import build
@@ -55,6 +58,9 @@ class BuildCommand:
         for name in sanitize:
             if name not in SANITIZERS:
                 raise ConfigError(f"--sanitize: unknown sanitizer '{name}' (choose from {', '.join(SANITIZERS)})")
+        if args.malloc_debug and "address" in sanitize:
+            raise ConfigError("--malloc-debug: Asterisk's MALLOC_DEBUG conflicts with --sanitize address (its own "
+                              "allocator hides allocations from ASan); build them in separate prefixes")
         tree = open_tree(ctx.workdir.src, args.tree)
         if Stamp.load(tree) is None:
             # An unpatched tree (e.g. stock Asterisk for a benchmark): build it as it is.
@@ -63,6 +69,6 @@ class BuildCommand:
         else:
             modules = Series.select(project_root(), tree).module_names
         prefix = build(tree, ctx.workdir, args.prefix or ctx.workdir.prefix, profile=args.profile, jobs=args.jobs,
-                       modules=modules, sanitize=sanitize)
+                       modules=modules, sanitize=sanitize, malloc_debug=args.malloc_debug)
         print_result(tree.version, prefix)
         return 0

@@ -32,6 +32,10 @@ class FuzzCommand:
                             help="the applied, configured tree (default: the newest in <workdir>/src)")
         parser.add_argument("--seconds", type=int, default=60, metavar="N", help="per target (default: 60)")
         parser.add_argument("--runs", type=int, metavar="N", help="stop a target after N executions")
+        parser.add_argument("--timeout", type=int, default=1, metavar="S",
+                            help="seconds an input may take before it is a hang (default: 1, libFuzzer's wall-clock "
+                                 "limit); above 1, slower inputs are still kept as slow-unit-* findings without "
+                                 "stopping the run (for long runs on a shared machine: replay them alone)")
         parser.add_argument("--replay", action="store_true",
                             help="only run the committed corpus and regressions once")
 
@@ -42,6 +46,8 @@ class FuzzCommand:
 
         if args.seconds < 1:
             raise ConfigError("--seconds must be 1 or more")
+        if args.timeout < 1:
+            raise ConfigError("--timeout must be 1 or more")
         targets = fuzz.select(args.targets)
         tree = open_tree(ctx.workdir.src, args.tree).path
         fuzz.check_tree(tree, targets)
@@ -64,7 +70,7 @@ class FuzzCommand:
                 continue
             log.info("fuzz %s: running for %d s", target.name, args.seconds)
             run_log = ctx.workdir.log(f"fuzz-run-{target.name}")
-            r = fuzz.run(binary, target, work, args.seconds, run_log, runs=args.runs)
+            r = fuzz.run(binary, target, work, args.seconds, run_log, runs=args.runs, timeout=args.timeout)
             failed += bool(r.findings) or r.rc != 0
             rows.append(r)
             for path in r.findings:

@@ -152,6 +152,9 @@ def test_test_of_unit_tests_only_builds_nothing(standard_project: Project, fake_
     (["run", "--prefix", "/nonexistent"], "no Asterisk installed in /nonexistent"),
     (["run", "--sip-port", "70000"], "argument --sip-port: '70000' is not a port number"),
     (["build", "-x"], "unrecognized arguments: -x"),
+    (["build", "--sanitize", "leak"], "--sanitize: unknown sanitizer 'leak'"),
+    (["build", "--malloc-debug", "--sanitize", "address,undefined"],
+     "--malloc-debug: Asterisk's MALLOC_DEBUG conflicts with --sanitize address"),
 ])
 def test_usage_errors_are_exit_2(argv: list[str], message: str, standard_project: Project,
                                  capsys: pytest.CaptureFixture[str]) -> None:
