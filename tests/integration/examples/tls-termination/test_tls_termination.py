@@ -74,6 +74,9 @@ def call(caller: UA, callee: UA, ast, release_cause: str, q850: str, text: str):
         d, final = caller.invite(callee.user)
         t.join(20)
         assert final.code == 200, final.start
+        # Hang up once the call is up: the caller's 200 is sent before Dial bridges the two legs,
+        # and a BYE arriving in between (a few ms) has no bridged peer to be kept for (see the README).
+        ami.wait_event("BridgeEnter", BridgeNumChannels="2")
         bye_ok = callee.bye(answered["dialog"], [f"X-Release-Cause: {release_cause}",
                                                  f'Reason: Q.850;cause={q850};text="{text}"'])
         assert bye_ok.code == 200, bye_ok.start
