@@ -252,10 +252,11 @@ def run(binary: Path, target: Target, work: Path, seconds: int, log_path: Path, 
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env={**os.environ, **SANITIZER_ENV})
     result = RunResult(target.name, seconds=time.monotonic() - t0, rc=proc.returncode)
     text = log_path.read_text(errors="replace")
-    m = re.search(r"stat::number_of_executed_units: (\d+)", text)
-    result.execs = int(m.group(1)) if m else 0
-    m = re.search(r"stat::average_exec_per_sec:\s+(\d+)", text)
-    result.exec_per_s = int(m.group(1)) if m else 0
+    # The last figures printed (libFuzzer prints them once, at exit)
+    execs = re.findall(r"stat::number_of_executed_units: (\d+)", text)
+    result.execs = int(execs[-1]) if execs else 0
+    rates = re.findall(r"stat::average_exec_per_sec:\s+(\d+)", text)
+    result.exec_per_s = int(rates[-1]) if rates else 0
     result.corpus = sum(1 for _ in corpus.iterdir())
     for path in sorted(set(artifacts.iterdir()) - before):
         target.regressions.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,7 +71,9 @@ class FuzzCommand:
                       + ("" if ok else f" (see {ctx.workdir.log(f'fuzz-replay-{target.name}')})"))
                 continue
             log.info("fuzz %s: running for %d s", target.name, args.seconds)
-            run_log = ctx.workdir.log(f"fuzz-run-{target.name}")
+            # One log per run: a second `buildtools fuzz` on the same workdir (CI beside a long run)
+            # must not truncate the log of the first, which its final figures are read from
+            run_log = ctx.workdir.log(f"fuzz-run-{target.name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
             r = fuzz.run(binary, target, work, args.seconds, run_log, runs=args.runs, timeout=args.timeout)
             failed += bool(r.findings) or r.rc != 0
             rows.append(r)
