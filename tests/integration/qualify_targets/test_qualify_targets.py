@@ -122,8 +122,7 @@ def wait_state(ast, aor: str, status: str, replies: tuple[str, ...] = (), timeou
 
 
 def options_received(responder: Sipp, user: str) -> bool:
-    text = responder.msg_file.read_text(errors="replace") if responder.msg_file.exists() else ""
-    return f"OPTIONS sip:{user}@" in text
+    return f"OPTIONS sip:{user}@" in responder.messages()
 
 
 def test_names_are_resolved_through_the_stub(env) -> None:
