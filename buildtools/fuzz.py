@@ -240,6 +240,12 @@ def run(binary: Path, target: Target, work: Path, seconds: int, log_path: Path, 
            f"-max_len={MAX_LEN}", "-print_final_stats=1", f"-artifact_prefix={artifacts}/", "-use_value_profile=1"]
     if runs:
         cmd.append(f"-runs={runs}")
+    if jobs > 1:
+        # libFuzzer's fork mode: one run, `jobs` worker processes fuzzing in turns from the shared
+        # corpus, merged by the parent, which counts the executions of all of them and stops at
+        # -runs or -max_total_time. Crashes stop it; timeouts and OOMs are written as artifacts
+        # (kept as findings below) while the other workers go on.
+        cmd.append(f"-fork={jobs}")
     if timeout > TIMEOUT_S:
         cmd.append(f"-report_slow_units={TIMEOUT_S}")
     if target.dictionary.is_file():
@@ -254,8 +260,13 @@ def run(binary: Path, target: Target, work: Path, seconds: int, log_path: Path, 
     text = log_path.read_text(errors="replace")
     # The last figures printed (libFuzzer prints them once, at exit)
     execs = re.findall(r"stat::number_of_executed_units: (\d+)", text)
-    result.execs = int(execs[-1]) if execs else 0
     rates = re.findall(r"stat::average_exec_per_sec:\s+(\d+)", text)
+    if jobs > 1:
+        # The parent of fork mode prints no final stats: its last "#N: cov: ..." line counts the
+        # executions merged from every worker
+        execs = re.findall(r"^#(\d+): cov:", text, re.M)
+        rates = [str(int(int(execs[-1]) / result.seconds))] if execs and result.seconds else []
+    result.execs = int(execs[-1]) if execs else 0
     result.exec_per_s = int(rates[-1]) if rates else 0
     result.corpus = sum(1 for _ in corpus.iterdir())
     for path in sorted(set(artifacts.iterdir()) - before):

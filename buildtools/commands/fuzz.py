@@ -38,6 +38,9 @@ class FuzzCommand:
                             help="seconds an input may take before it is a hang (default: 1, libFuzzer's wall-clock "
                                  "limit); above 1, slower inputs are still kept as slow-unit-* findings without "
                                  "stopping the run (for long runs on a shared machine: replay them alone)")
+        parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                            help="worker processes for each target's run (libFuzzer's -fork=N; one run whose "
+                                 "executions are counted over every worker; default: 1, no fork)")
         parser.add_argument("--replay", action="store_true",
                             help="only run the committed corpus and regressions once")
 
@@ -48,6 +51,8 @@ class FuzzCommand:
 
         if args.seconds < 1:
             raise ConfigError("--seconds must be 1 or more")
+        if args.jobs < 1:
+            raise ConfigError("--jobs must be 1 or more")
         if args.timeout < 1:
             raise ConfigError("--timeout must be 1 or more")
         targets = fuzz.select(args.targets)
@@ -74,7 +79,7 @@ class FuzzCommand:
             # One log per run: a second `buildtools fuzz` on the same workdir (CI beside a long run)
             # must not truncate the log of the first, which its final figures are read from
             run_log = ctx.workdir.log(f"fuzz-run-{target.name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
-            r = fuzz.run(binary, target, work, args.seconds, run_log, runs=args.runs, timeout=args.timeout)
+            r = fuzz.run(binary, target, work, args.seconds, run_log, runs=args.runs, jobs=args.jobs, timeout=args.timeout)
             failed += bool(r.findings) or r.rc != 0
             rows.append(r)
             for path in r.findings:

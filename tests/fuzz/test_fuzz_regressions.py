@@ -36,3 +36,16 @@ def test_replay(name: str, fuzz_tree: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, f"{name}: an input crashes the harness:\n{out[-4000:]}"
     assert out.count("Running: ") == len(files) and f"Executed {files[-1]}" in out
 
+
+
+def test_fork_mode_is_one_run_counted_over_its_workers(fuzz_tree: Path, tmp_path: Path) -> None:
+    """`buildtools fuzz --jobs 2`: libFuzzer's fork mode, stopped by --runs summed over both workers."""
+    target = fuzz.TARGETS["cause_code"]
+    binary = fuzz.build(fuzz_tree, target, tmp_path / "build", tmp_path / "build.log")
+    r = fuzz.run(binary, target, tmp_path / "work", 120, tmp_path / "run.log", runs=200_000, jobs=2)
+    text = (tmp_path / "run.log").read_text()
+    assert r.rc == 0 and not r.findings, text[-4000:]
+    assert "-fork=2" in text.splitlines()[0]
+    assert "fuzzed for" in text and "iterations, wrapping up soon" in text, text[-4000:]
+    assert r.execs >= 200_000 and r.exec_per_s > 0
+    assert r.seconds < 120  # stopped by the runs, not the time
