@@ -259,15 +259,17 @@ def run(binary: Path, target: Target, work: Path, seconds: int, log_path: Path, 
     result = RunResult(target.name, seconds=time.monotonic() - t0, rc=proc.returncode)
     text = log_path.read_text(errors="replace")
     # The last figures printed (libFuzzer prints them once, at exit)
-    execs = re.findall(r"stat::number_of_executed_units: (\d+)", text)
-    rates = re.findall(r"stat::average_exec_per_sec:\s+(\d+)", text)
     if jobs > 1:
         # The parent of fork mode prints no final stats: its last "#N: cov: ..." line counts the
         # executions merged from every worker
         execs = re.findall(r"^#(\d+): cov:", text, re.M)
-        rates = [str(int(int(execs[-1]) / result.seconds))] if execs and result.seconds else []
-    result.execs = int(execs[-1]) if execs else 0
-    result.exec_per_s = int(rates[-1]) if rates else 0
+        result.execs = int(execs[-1]) if execs else 0
+        result.exec_per_s = int(result.execs / result.seconds) if result.seconds else 0
+    else:
+        execs = re.findall(r"stat::number_of_executed_units: (\d+)", text)
+        rates = re.findall(r"stat::average_exec_per_sec:\s+(\d+)", text)
+        result.execs = int(execs[-1]) if execs else 0
+        result.exec_per_s = int(rates[-1]) if rates else 0
     result.corpus = sum(1 for _ in corpus.iterdir())
     for path in sorted(set(artifacts.iterdir()) - before):
         target.regressions.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,6 @@ def test_replay(name: str, fuzz_tree: Path, tmp_path: Path) -> None:
     assert out.count("Running: ") == len(files) and f"Executed {files[-1]}" in out
 
 
-
 def test_fork_mode_is_one_run_counted_over_its_workers(fuzz_tree: Path, tmp_path: Path) -> None:
     """`buildtools fuzz --jobs 2`: libFuzzer's fork mode, stopped by --runs summed over both workers."""
     target = fuzz.TARGETS["cause_code"]
